@@ -192,32 +192,42 @@ def run_pipeline(
         return
     with ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="redcli-io") as pool:
         loads: deque[Future] = deque(pool.submit(_guard, load, job) for job in jobs[:prefetch])
-        pending: deque[tuple[Job, float, dict, Future]] = deque()
+        pending: deque[_Pending] = deque()
         for index, job in enumerate(jobs):
             started = time.perf_counter()
             loaded = loads.popleft().result()
             if index + prefetch < len(jobs):
                 loads.append(pool.submit(_guard, load, jobs[index + prefetch]))
-            if isinstance(loaded, _Failure):
-                yield JobResult(job, "failed", time.perf_counter() - started, loaded.message)
-                continue
-            outcome = _guard(process, job, loaded)
+            outcome = loaded if isinstance(loaded, _Failure) else _guard(process, job, loaded)
             del loaded
             if isinstance(outcome, _Failure):
-                yield JobResult(job, "failed", time.perf_counter() - started, outcome.message)
-                continue
-            result, info = outcome
-            pending.append((job, started, info, pool.submit(_guard, save, job, result)))
-            del result, outcome
-            while len(pending) > prefetch or (pending and pending[0][3].done()):
-                yield _finish(*pending.popleft())
+                pending.append(_Pending(job, started, {}, outcome))
+            else:
+                result, info = outcome
+                pending.append(_Pending(job, started, info, pool.submit(_guard, save, job, result)))
+                del result
+            del outcome
+            while len(pending) > prefetch or (pending and pending[0].ready()):
+                yield pending.popleft().result()
         while pending:
-            yield _finish(*pending.popleft())
+            yield pending.popleft().result()
 
 
-def _finish(job: Job, started: float, info: dict, saving: Future) -> JobResult:
-    outcome = saving.result()
-    elapsed = time.perf_counter() - started
-    if isinstance(outcome, _Failure):
-        return JobResult(job, "failed", elapsed, outcome.message, info)
-    return JobResult(job, "ok", elapsed, None, info)
+@dataclass
+class _Pending:
+    """A job whose result is known (a failure) or awaited (its save in a thread)."""
+
+    job: Job
+    started: float
+    info: dict
+    outcome: "_Failure | Future"
+
+    def ready(self) -> bool:
+        return isinstance(self.outcome, _Failure) or self.outcome.done()
+
+    def result(self) -> JobResult:
+        outcome = self.outcome if isinstance(self.outcome, _Failure) else self.outcome.result()
+        elapsed = time.perf_counter() - self.started
+        if isinstance(outcome, _Failure):
+            return JobResult(self.job, "failed", elapsed, outcome.message, self.info)
+        return JobResult(self.job, "ok", elapsed, None, self.info)
