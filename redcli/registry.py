@@ -2,15 +2,19 @@
 
 This module imports no torch: ``redcli models list`` and ``redcli --help`` stay fast.
 The shipped models are data, in ``manifest.json`` (a copy of ``weights/manifest.json``
-packaged inside ``redcli/data``), read by :func:`load_registry`.
+packaged inside ``redcli/data``), read by :func:`load_registry`. Setting ``REDCLI_MANIFEST``
+to the path of another manifest replaces the shipped one (private model zoos, tests); the
+weights files it lists are then looked for beside that manifest.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Mapping
 
 from redcli.errors import ModelError
@@ -18,6 +22,7 @@ from redcli.errors import ModelError
 FORMAT_NAME = "redcli-rednet"
 FORMAT_VERSION = "1"
 TASKS = ("denoise", "sr")
+MANIFEST_ENV = "REDCLI_MANIFEST"
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,18 @@ class ModelEntry:
     license: str = ""
     description: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.file or Path(self.file).name != self.file or self.file.startswith("."):
+            raise ModelError(f"model {self.name!r}: file must be a plain file name, got {self.file!r}")
+        if len(self.sha256) != 64 or not all(c in "0123456789abcdef" for c in self.sha256):
+            raise ModelError(f"model {self.name!r}: sha256 must be 64 lowercase hex digits")
+
+    @property
+    def headline(self) -> BenchRecord | None:
+        """The result to quote in one line: the first recorded without the ×8 ensemble, else the first."""
+        plain = [record for record in self.metrics if not record.ensemble]
+        return (plain or list(self.metrics) or [None])[0]
+
     def metric(self, dataset: str, *, scale: int | None = None, sigma: float | None = None,
                ensemble: bool = False) -> BenchRecord | None:
         """The recorded result for one benchmark setting, or None."""
@@ -173,19 +190,37 @@ def _entry_from_json(item: Mapping[str, Any]) -> ModelEntry:
     )
 
 
-def parse_manifest(text: str) -> tuple[ModelEntry, ...]:
-    """Parse the JSON manifest (``{"models": [...]}``) into entries."""
+def parse_manifest(text: str, source: str = "weights manifest") -> tuple[ModelEntry, ...]:
+    """Parse the JSON manifest (``{"models": [...]}``) into entries; ``source`` names it in errors."""
     try:
         return tuple(_entry_from_json(item) for item in json.loads(text)["models"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"weights manifest is malformed: {exc}") from None
+        raise ModelError(f"{source} is malformed: {exc}") from None
 
 
-@lru_cache(maxsize=1)
+def manifest_override() -> Path | None:
+    """The manifest named by ``$REDCLI_MANIFEST``, or None to use the shipped one."""
+    value = os.environ.get(MANIFEST_ENV)
+    return Path(value).expanduser() if value else None
+
+
 def load_registry() -> tuple[ModelEntry, ...]:
-    """All shipped models, from the manifest packaged with redcli."""
-    text = resources.files("redcli").joinpath("data/manifest.json").read_text(encoding="utf-8")
-    return parse_manifest(text)
+    """All registered models: from ``$REDCLI_MANIFEST`` if set, else the manifest packaged with redcli."""
+    override = manifest_override()
+    return _read_registry(str(override) if override else None)
+
+
+@lru_cache(maxsize=8)
+def _read_registry(path: str | None) -> tuple[ModelEntry, ...]:
+    """Read and parse one manifest (None: the packaged one); cached per path."""
+    if path is None:
+        text = resources.files("redcli").joinpath("data/manifest.json").read_text(encoding="utf-8")
+        return parse_manifest(text)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the weights manifest named by {MANIFEST_ENV} ({exc.strerror})") from None
+    return parse_manifest(text, f"weights manifest {path}")
 
 
 def get_entry(name: str) -> ModelEntry:

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from redcli.errors import RedcliError
 
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -173,6 +173,7 @@ def _settings(options: dict[str, Any], *, default_suffix: str) -> BatchSettings:
 def _run_batch(settings: BatchSettings, *, task: str, model_name: str, scale: int, sigma: float | None) -> int:
     """Process every input; returns the exit code (0 all ok or skipped, 1 some failed)."""
     from redcli.batch import Job, JobResult, OutputPolicy, expand_inputs, plan_output, run_pipeline, same_file
+    from redcli.cli.models import download_progress
     from redcli.cli.progress import ItemProgress
     from redcli.hub import load_named_or_path
     from redcli.images import SUPPORTED_SUFFIXES, read_image, write_image
@@ -191,7 +192,8 @@ def _run_batch(settings: BatchSettings, *, task: str, model_name: str, scale: in
     jobs, results = _plan_jobs([Job(item, plan_output(item, policy)) for item in expansion.files],
                                settings.overwrite, same_file)
 
-    model, meta, source = load_named_or_path(model_name)
+    with download_progress(quiet=settings.quiet) as bar:
+        model, meta, source = load_named_or_path(model_name, progress=bar)
     info_line(f"model: {meta.name or source} ({meta.arch.label}, {meta.task} {meta.levels})", quiet=settings.quiet)
     if task != meta.task:
         raise UsageError(f"{source} is a {meta.task} model; this command needs a {task} model")
@@ -276,7 +278,7 @@ def _report(result: Any, base: dict, settings: BatchSettings, progress: Any) -> 
     elif result.status == "skipped":
         warning_line(f"skipped: {result.error}")
     info = result.info or {}
-    sigma_note = f", σ {info['sigma']:g}" if info.get("sigma") is not None and settings.quiet is False else ""
+    sigma_note = f", σ {info['sigma']:g}" if info.get("sigma") is not None else ""
     progress.finish(f"{result.status} {source} -> {result.job.output} ({result.seconds:.1f}s{sigma_note})")
     if settings.json:
         emit_json({"input": str(source), "output": str(result.job.output) if result.status != "failed" else None,
