@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 
@@ -106,8 +106,8 @@ def denoise(
     settings = _settings(locals(), default_suffix="_denoised")
     from redcli.registry import pick_denoiser
 
-    model_name = model or pick_denoiser(sigma_value).name
-    raise typer.Exit(_run_batch(settings, task="denoise", model_name=model_name, scale=1, sigma=sigma_value))
+    chosen = model or (lambda: pick_denoiser(sigma_value).name)
+    raise typer.Exit(_run_batch(settings, task="denoise", model=chosen, scale=1, sigma=sigma_value))
 
 
 @app.command(epilog="Examples:\n\n  redcli upscale img.jpg --scale 2\n\n"
@@ -139,8 +139,8 @@ def upscale(
     settings = _settings(locals(), default_suffix=f"_x{scale}")
     from redcli.registry import pick_upscaler
 
-    model_name = model or pick_upscaler(scale).name
-    raise typer.Exit(_run_batch(settings, task="sr", model_name=model_name, scale=scale, sigma=None))
+    chosen = model or (lambda: pick_upscaler(scale).name)
+    raise typer.Exit(_run_batch(settings, task="sr", model=chosen, scale=scale, sigma=None))
 
 
 def _parse_sigma(text: str) -> float | None:
@@ -170,11 +170,17 @@ def _settings(options: dict[str, Any], *, default_suffix: str) -> BatchSettings:
     return BatchSettings(suffix=suffix, **fields)
 
 
-def _run_batch(settings: BatchSettings, *, task: str, model_name: str, scale: int, sigma: float | None) -> int:
-    """Process every input; returns the exit code (0 all ok or skipped, 1 some failed)."""
+def _run_batch(settings: BatchSettings, *, task: str, model: str | Callable[[], str], scale: int,
+               sigma: float | None) -> int:
+    """Process every input; returns the exit code (0 all ok or skipped, 1 some failed).
+
+    ``model`` is a name or path, or a function choosing the registry default; it is called
+    only once inputs are known to exist, so "no inputs" is reported first (exit 2).
+    """
     from redcli.batch import Job, JobResult, OutputPolicy, expand_inputs, plan_output, run_pipeline, same_file
     from redcli.cli.models import download_progress
     from redcli.cli.progress import ItemProgress
+    from redcli.devices import resolve_device, resolve_precision
     from redcli.hub import load_named_or_path
     from redcli.images import SUPPORTED_SUFFIXES, read_image, write_image
     from redcli.restore import RestoreOptions
@@ -193,11 +199,12 @@ def _run_batch(settings: BatchSettings, *, task: str, model_name: str, scale: in
                                settings.overwrite, same_file)
 
     with download_progress(quiet=settings.quiet) as bar:
-        model, meta, source = load_named_or_path(model_name, progress=bar)
+        net, meta, source = load_named_or_path(model if isinstance(model, str) else model(), progress=bar)
     info_line(f"model: {meta.name or source} ({meta.arch.label}, {meta.task} {meta.levels})", quiet=settings.quiet)
     if task != meta.task:
         raise UsageError(f"{source} is a {meta.task} model; this command needs a {task} model")
     _warn_out_of_range(meta, sigma, scale)
+    resolve_precision(settings.precision, resolve_device(settings.device))  # fail fast, before any file
     options = RestoreOptions(scale=scale, color=settings.color, tile=parse_tile(settings.tile),
                              ensemble=settings.ensemble, device=settings.device, precision=settings.precision)
     record_base = {"model": meta.name or str(source), "task": task, "scale": scale if task == "sr" else None}
@@ -211,7 +218,7 @@ def _run_batch(settings: BatchSettings, *, task: str, model_name: str, scale: in
 
             progress.start(str(job.source.path))
             info = {"sigma": _sigma_for(image.pixels, sigma) if task == "denoise" else None}
-            pixels = restore(image.pixels, model, options, on_tile=progress.inner)
+            pixels = restore(image.pixels, net, options, on_tile=progress.inner)
             return image.with_pixels(pixels, dpi_scale=scale), info
 
         def save(job: Job, image: Any) -> None:
