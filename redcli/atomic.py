@@ -30,6 +30,7 @@ def atomic_output(target: str | os.PathLike[str], *, overwrite: bool = True) -> 
     fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX + target.suffix, dir=target.parent)
     os.close(fd)
     temp = Path(name)
+    os.chmod(temp, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get normal permissions
     try:
         yield temp
         with open(temp, "rb+") as handle:
@@ -42,6 +43,12 @@ def atomic_output(target: str | os.PathLike[str], *, overwrite: bool = True) -> 
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def is_temporary(path: str | os.PathLike[str]) -> bool:

@@ -81,3 +81,15 @@ def test_pipeline_keeps_order_isolates_failures_and_overlaps_io(tmp_path: Path) 
     assert "f4" in results[4].error and "out of memory" in results[4].error
     assert sorted(saved) == ["o0", "o1", "o3", "o5"]
     assert threads and all(name.startswith("redcli-io") for name in threads)  # decoding off the main thread
+
+
+def test_atomic_outputs_get_normal_permissions(tmp_path: Path) -> None:
+    import os
+
+    from redcli.atomic import atomic_output
+
+    with atomic_output(tmp_path / "x.bin") as temp:
+        temp.write_bytes(b"data")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "x.bin").stat().st_mode & 0o777 == 0o666 & ~mask
