@@ -46,7 +46,14 @@ def atomic_output(target: str | os.PathLike[str], *, overwrite: bool = True) -> 
 
 
 def _current_umask() -> int:
-    mask = os.umask(0)
+    """The process umask, read without changing it where Linux allows (writer threads run concurrently)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
