@@ -49,8 +49,8 @@ class BenchmarkSet:
 
 
 @cache
-def benchmark_sets() -> Mapping[str, BenchmarkSet]:
-    """Every registered benchmark set by name (read-only), read once from the packaged ``benchmarks.json``."""
+def _read_benchmarks() -> Mapping[str, BenchmarkSet]:
+    """Every registered benchmark set by name (read-only), from the packaged ``benchmarks.json``."""
     raw = json.loads(package_files("redcli").joinpath("data/benchmarks.json").read_text(encoding="utf-8"))
     return MappingProxyType({
         name: BenchmarkSet(name=name, task=spec["task"], files=tuple(sorted(spec["files"].items())))
@@ -58,13 +58,13 @@ def benchmark_sets() -> Mapping[str, BenchmarkSet]:
     })
 
 
-BENCHMARKS: Mapping[str, BenchmarkSet] = benchmark_sets()
-"""The registered sets: name -> :class:`BenchmarkSet` (same object as :func:`benchmark_sets`)."""
+BENCHMARKS: Mapping[str, BenchmarkSet] = _read_benchmarks()
+"""The registered sets: name -> :class:`BenchmarkSet` (read once at import)."""
 
 
 def get_benchmark(name: str) -> BenchmarkSet:
     """The registered set called ``name``; ``DatasetError`` listing the known names otherwise."""
-    sets = benchmark_sets()
+    sets = BENCHMARKS
     if name not in sets:
         raise DatasetError(f"unknown benchmark set '{name}'; known: {', '.join(sets)}")
     return sets[name]

@@ -34,7 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from redcli.color import rgb_to_y
-from redcli.datasets import benchmark_sets, sha256_file
+from redcli.datasets import BENCHMARKS, sha256_file
 from redcli.degrade import add_gaussian_noise, sr_input
 from redcli.errors import DatasetError, UsageError
 from redcli.images import read_image
@@ -129,7 +129,7 @@ def find_images(folders: Sequence[Path]) -> list[Path]:
 
 def reject_benchmark_images(files: Sequence[Path]) -> None:
     """:class:`DatasetError` when a file is byte-identical to an image of a benchmark test set."""
-    known = {sha: f"{spec.name}/{name}" for spec in benchmark_sets().values() for name, sha in spec.files}
+    known = {sha: f"{spec.name}/{name}" for spec in BENCHMARKS.values() for name, sha in spec.files}
     for path in files:
         match = known.get(sha256_file(path))
         if match is not None:

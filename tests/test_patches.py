@@ -144,9 +144,9 @@ def test_load_training_data_holds_out_images_and_refuses_test_sets(tmp_path: Pat
     assert len(data.sampler.targets) == 3 and len(data.val) == 2 and data.skipped == 0
     assert data.input_psnr == pytest.approx(18.6, abs=0.5)  # σ = 30 noise, quantized
     test_file = tmp_path / "data" / "3.png"
-    fake = patches.benchmark_sets()["set12"]
+    fake = patches.BENCHMARKS["set12"]
     fake_sets = {"set12": type(fake)("set12", "denoise", (("07.png", patches.sha256_file(test_file)),))}
-    monkeypatch.setattr(patches, "benchmark_sets", lambda: fake_sets)
+    monkeypatch.setattr(patches, "BENCHMARKS", fake_sets)
     with pytest.raises(DatasetError, match="benchmark test image set12/07.png"):
         load_training_data([tmp_path / "data"], Degradation("denoise", sigmas=(30.0,)), patch=8,
                            val_fraction=0.0, val_count=1, val_crop=16, seed=0)
