@@ -1,0 +1,68 @@
+"""Add (or replace) a shipped model in ``weights/manifest.json`` from a trained file and its benchmarks.
+
+    python scripts/register_weights.py weights/red30-denoise-blind.safetensors \
+        --name red30-denoise-blind --bench bench_set12.json bench_bsd68.json \
+        --recipe "..." --description "..."
+
+The weights file must already be in ``weights/`` (its metadata name is set to ``--name``); its size, sha256, architecture and levels
+are read from the file itself, the metrics from ``redcli bench --json`` outputs (only the
+records of this model are kept, rounded to 0.01 dB / 0.0001).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+from redcli.hub import load_model, read_meta, save_weights
+
+MANIFEST = Path(__file__).resolve().parents[1] / "weights" / "manifest.json"
+METRIC_KEYS = ("dataset", "task", "scale", "sigma", "ensemble", "psnr", "ssim")
+
+
+def bench_metrics(paths: list[Path]) -> list[dict]:
+    """The benchmark records of every given ``redcli bench --json`` output, rounded."""
+    records = []
+    for path in paths:
+        for result in json.loads(path.read_text())["results"]:
+            record = {key: result[key] for key in METRIC_KEYS}
+            record["psnr"], record["ssim"] = round(result["psnr"], 2), round(result["ssim"], 4)
+            records.append(record)
+    return records
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("weights", type=Path)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--bench", type=Path, nargs="*", default=[])
+    parser.add_argument("--recipe", default="")
+    parser.add_argument("--description", default="")
+    parser.add_argument("--license", default="MIT")
+    args = parser.parse_args()
+
+    meta = read_meta(args.weights)
+    if meta.name != args.name:  # the file names itself, so `--model PATH` reports the same name
+        model, _ = load_model(args.weights)
+        meta = dataclasses.replace(meta, name=args.name)
+        save_weights(args.weights, model.state_dict(), meta)
+    data = args.weights.read_bytes()
+    entry = {
+        "name": args.name, "file": args.weights.name, "task": meta.task,
+        "arch": {"depth": meta.arch.depth, "width": meta.arch.width, "channels": meta.arch.channels},
+        "sigma_range": list(meta.sigma_range) if meta.sigma_range else None, "scales": list(meta.scales),
+        "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "num_params": meta.arch.num_params,
+        "metrics": bench_metrics(args.bench), "recipe": args.recipe, "license": args.license,
+        "description": args.description,
+    }
+    manifest = json.loads(MANIFEST.read_text())
+    manifest["models"] = [m for m in manifest["models"] if m["name"] != args.name] + [entry]
+    MANIFEST.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    print(f"registered {args.name}: {len(entry['metrics'])} benchmark records, sha256 {entry['sha256'][:12]}…")
+
+
+if __name__ == "__main__":
+    main()
