@@ -194,3 +194,20 @@ def test_torchrun_two_processes_on_the_cpu(tmp_path: Path, folder: Path) -> None
     events = [json.loads(line)["event"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert events.count("start") == 1 and events.count("end") == 1
     assert load_model(out / "model.safetensors")[0].arch.depth == 4
+
+
+def test_exported_model_drives_the_denoise_command(tmp_path: Path, folder: Path) -> None:
+    """`redcli train` output is directly usable as `redcli denoise --model PATH` (architecture from metadata)."""
+    from typer.testing import CliRunner
+
+    from redcli.cli.app import app
+
+    train(tiny(tmp_path / "run", folder, steps=8))
+    weights = tmp_path / "run" / "model.safetensors"
+    result = CliRunner().invoke(app, ["denoise", str(folder / "0.png"), "-o", str(tmp_path / "out"),
+                                      "--model", str(weights), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["status"] == "ok" and record["model"] == str(weights)
+    restored = np.asarray(Image.open(tmp_path / "out" / "0.png"))
+    assert restored.shape == smooth_image(0).shape and not np.array_equal(restored, smooth_image(0))
