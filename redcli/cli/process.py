@@ -47,8 +47,9 @@ RecursiveOption = Annotated[bool, typer.Option("--recursive", "-r", help="Descen
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs (default: skip them).")]
 ColorOption = Annotated[
     str,
-    typer.Option("--color", help="Colour images with a grey model: y (restore luminance, keep chroma) or rgb "
-                 "(each channel through the model)."),
+    typer.Option("--color", help="Colour images with a grey model: rgb (each channel through the model; "
+                 "default for denoise: it also removes chroma noise) or y (luminance only, chroma kept; "
+                 "default for upscale, the paper's protocol)."),
 ]
 
 
@@ -92,7 +93,7 @@ def denoise(
     tile: TileOption = "auto",
     device: DeviceOption = "auto",
     precision: PrecisionOption = "auto",
-    color: ColorOption = "y",
+    color: ColorOption = "rgb",
     json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
