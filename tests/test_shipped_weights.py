@@ -44,7 +44,10 @@ def test_file_matches_manifest_and_rebuilds(entry) -> None:
 
 @pytest.mark.parametrize("entry", DENOISERS, ids=lambda e: e.name)
 def test_denoiser_restores_real_noise_on_set12_crops(entry, data_dir: Path) -> None:
-    """On 96×96 crops of three Set12 images at σ 25, the model gains well over the noisy input."""
+    """On 96×96 crops of three Set12 images at σ 25, the model gains well over the noisy input.
+
+    An identity or broken model gains about 0 dB; a textured crop (01) gains least.
+    """
     model, _ = load_model(WEIGHTS / entry.file)
     gains = []
     for name in ("01.png", "05.png", "08.png"):
@@ -53,7 +56,7 @@ def test_denoiser_restores_real_noise_on_set12_crops(entry, data_dir: Path) -> N
         noisy = add_gaussian_noise(clean, 25.0, rng).astype(np.float32)
         restored = restore(noisy, model, RestoreOptions(tile=0, device="cpu"))
         gains.append(score_denoise(clean, restored)[0] - score_denoise(clean, noisy)[0])
-    assert min(gains) > 4.0, gains
+    assert min(gains) > 3.0 and np.mean(gains) > 5.0, gains
 
 
 def test_quick_start_denoise_of_the_bundled_sample(tmp_path: Path) -> None:
