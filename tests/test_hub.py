@@ -197,11 +197,17 @@ def test_truncated_body_keeps_partial_then_resumes(env: Path, blind: ModelEntry,
     assert path.read_bytes() == served[blind.file] and cache_files(env) == [blind.file]
 
 
+def write_partial(entry: ModelEntry, content: bytes) -> Path:
+    """Leave an interrupted download of ``entry`` in the cache holding ``content``."""
+    partial = hub.cached_path(entry).with_name(entry.file + hub.PARTIAL_SUFFIX)
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(content)
+    return partial
+
+
 def test_resume_sends_range(env: Path, blind: ModelEntry, served, monkeypatch) -> None:
     data = served[blind.file]
-    partial = hub.cached_path(blind).with_name(blind.file + hub.PARTIAL_SUFFIX)
-    partial.parent.mkdir(parents=True)
-    partial.write_bytes(data[:1000])
+    partial = write_partial(blind, data[:1000])
     with FileServer(served) as server:
         serve(server, monkeypatch)
         path = hub.download(blind)
@@ -211,9 +217,7 @@ def test_resume_sends_range(env: Path, blind: ModelEntry, served, monkeypatch) -
 
 def test_server_without_ranges_restarts(env: Path, blind: ModelEntry, served, monkeypatch) -> None:
     data = served[blind.file]
-    partial = hub.cached_path(blind).with_name(blind.file + hub.PARTIAL_SUFFIX)
-    partial.parent.mkdir(parents=True)
-    partial.write_bytes(b"junk" * 100)
+    write_partial(blind, b"junk" * 100)
     with FileServer(served) as server:
         server.behaviour.ranges = False
         serve(server, monkeypatch)
@@ -223,9 +227,7 @@ def test_server_without_ranges_restarts(env: Path, blind: ModelEntry, served, mo
 
 def test_corrupt_partial_is_deleted(env: Path, blind: ModelEntry, served, monkeypatch) -> None:
     data = served[blind.file]
-    partial = hub.cached_path(blind).with_name(blind.file + hub.PARTIAL_SUFFIX)
-    partial.parent.mkdir(parents=True)
-    partial.write_bytes(b"\0" * 1000)
+    write_partial(blind, b"\0" * 1000)
     with FileServer(served) as server:
         serve(server, monkeypatch)
         with pytest.raises(ChecksumError):
