@@ -181,3 +181,14 @@ def _env(manifest: Path, tmp_path: Path) -> dict[str, str]:
     import os
 
     return {**os.environ, "REDCLI_MANIFEST": str(manifest), "REDCLI_CACHE_DIR": str(tmp_path / "cache")}
+
+
+@pytest.mark.parametrize(("color", "expected"), [("rgb", 25.0), ("y", 25.0 * 0.574)])
+def test_sigma_auto_reads_the_noise_on_the_planes_the_model_sees(zoo: Path, tmp_path: Path, color: str,
+                                                                  expected: float) -> None:
+    """The bundled sample has independent σ 25 noise in R, G and B: per channel that is 25, on the
+    luminance about 0.574 × 25 (the BT.601 weights, scaled to Y's 219 levels)."""
+    sample = Path(__file__).resolve().parents[1] / "samples" / "noisy_s25.png"
+    result = runner.invoke(app, ["denoise", str(sample), "-o", str(tmp_path), "--color", color, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sigma"] == pytest.approx(expected, rel=0.1)
