@@ -99,6 +99,16 @@ def _to_planes(colour: np.ndarray, model_channels: int, color: str) -> np.ndarra
     return np.ascontiguousarray(planes.transpose(2, 0, 1), dtype=np.float32)
 
 
+def model_planes(image: np.ndarray, model_channels: int, color: str) -> np.ndarray:
+    """The planes a ``model_channels``-channel model restores for ``image`` under ``color``.
+
+    ``image`` is HWC float in [0, 1] with C in 1..4 (alpha is left out); returns C×H×W float32:
+    the grey plane, Y (``color='y'`` on RGB with a grey model), or the R, G, B channels.
+    """
+    colour, _ = _split_alpha(image)
+    return _to_planes(colour, model_channels, color)
+
+
 def _from_planes(restored: np.ndarray, colour: np.ndarray, model_channels: int, color: str) -> np.ndarray:
     """Undo :func:`_to_planes`: restored C×H×W planes -> HWC colour like ``colour`` (unclipped)."""
     planes = restored.transpose(1, 2, 0)

@@ -24,6 +24,7 @@ from redcli.restore import RestoreOptions, restore
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 DENOISERS = [e for e in load_registry() if e.meta.task == "denoise"]
+UPSCALERS = [e for e in load_registry() if e.meta.task == "sr"]
 
 pytestmark = pytest.mark.integration
 
@@ -76,9 +77,6 @@ def test_quick_start_denoise_of_the_bundled_sample(tmp_path: Path) -> None:
         return float(10 * np.log10(255.0**2 / error))
 
     assert rgb_psnr(Path(record["output"])) > rgb_psnr(sample / "noisy_s25.png") + 5.0
-
-
-UPSCALERS = [e for e in load_registry() if e.meta.task == "sr"]
 
 
 def test_at_least_one_upscaler_ships() -> None:

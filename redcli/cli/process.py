@@ -219,7 +219,9 @@ def _run_batch(settings: BatchSettings, *, task: str, model: str | Callable[[], 
             from redcli.restore import restore
 
             progress.start(str(job.source.path))
-            info = {"sigma": _sigma_for(image.pixels, sigma, settings.color) if task == "denoise" else None}
+            info = {"sigma": None}
+            if task == "denoise":
+                info["sigma"] = _sigma_for(image.pixels, sigma, net.arch.channels, settings.color)
             pixels = restore(image.pixels, net, options, on_tile=progress.inner)
             return image.with_pixels(pixels, dpi_scale=scale), info
 
@@ -261,23 +263,19 @@ def _plan_jobs(jobs: list[Any], overwrite: bool, same_file: Any) -> tuple[list[A
     return to_run, decided
 
 
-def _sigma_for(pixels: Any, sigma: float | None, color: str) -> float:
-    """The requested σ, or the one estimated on the planes the model will see.
+def _sigma_for(pixels: Any, sigma: float | None, model_channels: int, color: str) -> float:
+    """The requested σ, or the median of its estimates on the planes the model will restore.
 
-    Grey images: the grey plane. Colour with ``color='y'``: the luminance. Colour with
-    ``color='rgb'``: the median of the R, G and B estimates (independent per-channel noise of σ
-    reads only about 0.57 σ on the luminance).
+    Those planes (:func:`redcli.restore.model_planes`) are the grey plane, the luminance, or R, G
+    and B; independent per-channel noise of σ reads only about 0.57 σ on the luminance.
     """
     if sigma is not None:
         return sigma
-    from redcli.color import rgb_to_y
     from redcli.noise_level import estimate_sigma
+    from redcli.restore import model_planes
 
-    if pixels.shape[2] < 3:
-        return round(estimate_sigma(pixels[..., 0]), 1)
-    if color == "y":
-        return round(estimate_sigma(rgb_to_y(pixels[..., :3])), 1)
-    return round(statistics.median(estimate_sigma(pixels[..., c]) for c in range(3)), 1)
+    planes = model_planes(pixels, model_channels, color)
+    return round(statistics.median(estimate_sigma(plane) for plane in planes), 1)
 
 
 def _warn_out_of_range(meta: Any, sigma: float | None, scale: int) -> None:
