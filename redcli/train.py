@@ -7,7 +7,8 @@ Recipe (paper §2.3): Adam with learning rate 1e-4, mean squared error on [0, 1]
 grey / Y patches with the 8 flips/rotations (:mod:`redcli.patches`). Options: a cosine or
 step learning-rate schedule, gradient-norm clipping, an exponential moving average (EMA) of
 the weights (used for validation and export; its decay ramps up as ``min(ema, (1+t)/(10+t))``),
-bf16 autocast and channels-last on CUDA, ``torch.compile``.
+bf16 autocast and channels-last on CUDA, ``torch.compile``. Fine-tuning: ``init`` starts a new
+run from existing weights of the same architecture (e.g. a per-level denoiser from the blind one).
 
 Files written in ``config.out`` (by rank 0 only):
 
@@ -56,7 +57,7 @@ from redcli.checkpoint import capture_rng, load_checkpoint, restore_rng, save_ch
 from redcli.devices import configure_cpu_threads, resolve_device, resolve_precision
 from redcli.distributed import DistInfo, any_rank, dist_info, process_group
 from redcli.errors import TrainingError, UsageError
-from redcli.hub import save_weights
+from redcli.hub import load_model, resolve_weights, save_weights
 from redcli.model import REDNet, zero_residual_
 from redcli.patches import Degradation, PatchSampler, TrainingData, load_training_data, step_rng, val_psnr
 from redcli.registry import Architecture, WeightsMeta
@@ -101,6 +102,7 @@ class TrainConfig:
     precision: str = "auto"  # auto = bf16 autocast on CUDA GPUs that have it, fp32 elsewhere
     compile: bool = False
     zero_init_residual: bool = True  # start as the identity map (see model.zero_residual_)
+    init: str | None = None  # start from these weights (registered name or .safetensors path): fine-tuning
     resume: bool = False
 
     def __post_init__(self) -> None:
@@ -285,15 +287,12 @@ class _Trainer:
     """Holds the model, optimiser and files of one run; :meth:`run` is the loop."""
 
     def __init__(self, config: TrainConfig, data: TrainingData, info: DistInfo, device: torch.device,
-                 autocast: torch.dtype | None, checkpoint: dict[str, Any] | None) -> None:
+                 autocast: torch.dtype | None, model: REDNet, checkpoint: dict[str, Any] | None) -> None:
+        """``model``: the starting network (its weights are replaced by the checkpoint's, if any)."""
         self.config, self.data, self.info, self.device, self.autocast = config, data, info, device, autocast
         self.state = _State()
         self.channels_last = device.type == "cuda"
-        torch.manual_seed(config.seed)
-        self.model = REDNet(config.depth, config.width, 1)
-        if config.zero_init_residual:
-            zero_residual_(self.model)
-        self.model = self.model.to(device)
+        self.model = model.to(device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
@@ -518,6 +517,25 @@ class _MetricsLog:
             self.handle.flush()
 
 
+def initial_model(config: TrainConfig) -> REDNet:
+    """The network a new run starts from: ``config.init``'s weights (fine-tuning), else a fresh
+    initialisation (Xavier, last layer zeroed with ``zero_init_residual``). The weights given to
+    ``init`` must have the run's architecture; a :class:`UsageError` says which options would match."""
+    torch.manual_seed(config.seed)
+    if config.init is None:
+        model = REDNet(config.depth, config.width, 1)
+        if config.zero_init_residual:
+            zero_residual_(model)
+        return model
+    path, meta = resolve_weights(config.init)
+    if meta.arch != config.arch:
+        raise UsageError(f"--init {config.init} is a {meta.arch.label} RED-Net but this run trains a "
+                         f"{config.arch.label} one: pass --depth {meta.arch.depth} --width {meta.arch.width}"
+                         + (" (and a 1-channel model)" if meta.arch.channels != 1 else ""))
+    model, _ = load_model(path)
+    return model.train()
+
+
 def recipe(config: TrainConfig) -> str:
     """One line describing how a model was trained (stored in its weights metadata)."""
     levels = config.degradation
@@ -527,7 +545,9 @@ def recipe(config: TrainConfig) -> str:
     parts = [f"RED{config.depth} w{config.width}", what, f"Adam lr {config.lr:g} {config.schedule}", "MSE",
              f"{config.patch}x{config.patch} patches, batch {config.batch}", f"{config.steps} steps",
              f"seed {config.seed}"]
-    if config.zero_init_residual:
+    if config.init is not None:
+        parts.append(f"initialised from {Path(config.init).name}")
+    elif config.zero_init_residual:
         parts.append("zero-init last layer")
     if config.clip is not None:
         parts.append(f"clip {config.clip:g}")
@@ -554,6 +574,7 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Trai
     if not config.resume:
         _check_fresh(config.out)
     checkpoint = _resume_checkpoint(config) if config.resume else None
+    model = initial_model(config) if checkpoint is None else REDNet(config.depth, config.width, 1)
     data = load_training_data(config.data, config.degradation, patch=config.patch,
                               val_fraction=config.val_fraction, val_count=config.val_count,
                               val_crop=config.val_crop, seed=config.seed)
@@ -566,7 +587,7 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Trai
             temp.write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
     with _MetricsLog(config.out / METRICS if info.is_main else None) as log, process_group(info, device), \
             StopFlag() as stop:
-        trainer = _Trainer(config, data, info, device, autocast, checkpoint)
+        trainer = _Trainer(config, data, info, device, autocast, model, checkpoint)
         try:
             return trainer.run(stop, progress, log)
         finally:

@@ -26,7 +26,7 @@ from redcli.checkpoint import load_checkpoint
 from redcli.cli.app import app
 from redcli.errors import TrainingError, UsageError
 from redcli.hub import load_model
-from redcli.train import TrainConfig, TrainProgress, train
+from redcli.train import TrainConfig, TrainProgress, initial_model, train
 
 TINY = ["--depth", "4", "--width", "8", "--patch", "16", "--batch", "4", "--val-count", "1", "--val-crop", "32",
         "--device", "cpu"]
@@ -111,6 +111,36 @@ def test_export_loads_as_a_model_with_its_metadata(tmp_path: Path, folder: Path)
     ema = load_checkpoint(result.checkpoint_path)["ema"]
     assert all(torch.equal(v, ema[k]) for k, v in model.state_dict().items())  # the EMA weights are exported
     assert result.best_path is not None and load_model(result.best_path)[1].extra["val_psnr"]
+
+
+def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path, folder: Path) -> None:
+    base = train(tiny(tmp_path / "base", folder, sigmas=(), sigma_range=(0.0, 50.0), steps=40, lr=2e-3))
+    config = tiny(tmp_path / "tuned", folder, init=str(base.model_path), steps=4, val_every=1)
+    start = initial_model(config).state_dict()
+    weights = load_model(base.model_path)[0].state_dict()
+    assert all(torch.equal(start[k], weights[k]) for k in weights)  # not re-initialised, last layer not zeroed
+    fresh = initial_model(tiny(tmp_path / "fresh", folder)).state_dict()
+    assert not all(torch.equal(start[k], fresh[k]) for k in fresh)
+
+    events: list[TrainProgress] = []
+    tuned = train(config, progress=events.append)
+    first_val = next(e.val_psnr for e in events if e.event == "val")
+    assert first_val is not None and tuned.input_psnr is not None
+    assert first_val > tuned.input_psnr + 1  # one step from the base model, already denoising
+    meta = load_model(tuned.model_path)[1]
+    assert (meta.sigma_range, meta.extra["steps"]) == ((25.0, 25.0), "4")
+    assert "initialised from model.safetensors" in meta.extra["recipe"]
+    assert train(replace(config, resume=True, steps=6)).step == 6  # resume takes the checkpoint, not --init again
+
+
+def test_fine_tuning_needs_the_same_architecture(tmp_path: Path, folder: Path) -> None:
+    base = train(tiny(tmp_path / "base", folder, steps=2))
+    with pytest.raises(UsageError, match="--init .* is a RED4/w8/1ch RED-Net .*pass --depth 4 --width 8"):
+        train(tiny(tmp_path / "wider", folder, init=str(base.model_path), width=16))
+    result = CliRunner().invoke(app, ["train", "--task", "denoise", "--sigma", "25", "--data", str(folder), *TINY,
+                                      "--init", "no-such-model", "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0 and "no-such-model" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_runs_are_not_overwritten_and_resume_checks_settings(tmp_path: Path, folder: Path) -> None:

@@ -33,6 +33,7 @@ EPILOG = (
     "  redcli train --task sr --scales 2,3,4 --data t91 bsd200_train --out runs/sr\n\n"
     "  redcli train --task denoise --sigma 30 --data train400 --steps 2000 --batch 16 --out runs/s30\n\n"
     "  redcli train --task sr --scales 2,3,4 --data t91 bsd200_train --out runs/sr --resume --steps 200000\n\n"
+    "  redcli train --task denoise --sigma 50 --init red30-denoise-blind --data train400 bsd200_train --out runs/s50\n\n"
     "  torchrun --nproc_per_node=8 -m redcli train --task sr --scales 2,3,4 --data t91 --out runs/sr8\n\n"
     "Files in --out: checkpoint.pt (full state, for --resume), model.safetensors (final weights) and "
     "best.safetensors (best validation PSNR) for `redcli denoise/upscale --model PATH`, metrics.jsonl, "
@@ -91,6 +92,10 @@ def train(
     zero_init: Annotated[bool, typer.Option(
         "--zero-init/--xavier-init", help="Zero the last layer so training starts from the identity map, or keep "
         "Xavier everywhere (the paper's Caffe filler; large initial outputs).")] = True,
+    init: Annotated[Optional[str], typer.Option(
+        "--init", help="Fine-tune: start from these weights (a model name from `redcli models list` or a "
+        ".safetensors file) instead of a fresh initialisation; --depth/--width must match them.",
+        show_default=False)] = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -106,7 +111,7 @@ def train(
         milestones=_numbers(milestones, "--milestones", int), gamma=gamma, clip=clip, ema=ema,
         seed=seed, val_fraction=val_fraction, val_count=val_count, val_crop=val_crop, val_every=val_every,
         ckpt_every=ckpt_every, log_every=log_every, device=device, precision=precision, compile=compile_model,
-        zero_init_residual=zero_init, resume=resume,
+        zero_init_residual=zero_init, init=init, resume=resume,
     )
     main = dist_info().is_main
     info_line(f"reading training images from {', '.join(str(p) for p in folders_all)} ...", quiet=quiet or not main)
