@@ -1,0 +1,66 @@
+"""Print the benchmark table of a model card (``weights/README.md``) from ``redcli bench --json`` outputs.
+
+    python scripts/model_card_table.py bench_set12.json bench_bsd68.json --reference DnCNN-B
+
+One Markdown row per result: set, level (σ or ×scale), ensemble, the model's PSNR / SSIM, the
+noisy or bicubic input, the paper's number bench showed beside it, the difference, and a
+published competitor from ``../shared/REFERENCE.md`` where it reports that set and level.
+Rows are sorted by set, ensemble, then level, so the card reads the same whatever the order of runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+# Published PSNR (dB) of other methods, as ../shared/REFERENCE.md lists them: name -> set -> level -> PSNR.
+REFERENCES: dict[str, dict[str, dict[float, float]]] = {
+    "DnCNN-B": {"bsd68": {15: 31.61, 25: 29.16, 50: 26.23}},
+    "DnCNN-S": {"bsd68": {15: 31.73, 25: 29.23, 50: 26.23}},
+    "VDSR": {"set5": {2: 37.53, 3: 33.67, 4: 31.35}, "bsd100": {2: 31.90, 3: 28.82, 4: 27.29}},
+}
+SET_ORDER = ("set12", "bsd68", "set5", "set14", "bsd100")
+
+
+def score(psnr: float | None, ssim: float | None) -> str:
+    return "—" if psnr is None else f"{psnr:.2f} / {ssim:.4f}"
+
+
+def rows(results: list[dict], reference: str) -> list[str]:
+    """The table's lines (header included) for ``redcli bench --json`` result records."""
+    model = results[0]["model"]
+    task = results[0]["task"]
+    level_name, input_name = ("σ", "noisy input") if task == "denoise" else ("scale", "bicubic")
+    lines = [f"| set | {level_name} | ensemble | {model} | {input_name} | paper | Δ paper | {reference} |",
+             "|---|---|---|---|---|---|---|---|"]
+
+    def order(r: dict) -> tuple:
+        known = SET_ORDER.index(r["dataset"]) if r["dataset"] in SET_ORDER else len(SET_ORDER)
+        return known, r["dataset"], r["ensemble"], r["sigma"] or r["scale"]
+
+    for r in sorted(results, key=order):
+        level = r["sigma"] if task == "denoise" else r["scale"]
+        shown_level = f"{level:g}" if task == "denoise" else f"×{level}"
+        paper = r.get("paper_psnr")
+        delta = "—" if paper is None else f"{r['psnr'] - paper:+.2f}"
+        other = REFERENCES.get(reference, {}).get(r["dataset"], {}).get(level)
+        lines.append(f"| {r['dataset']} | {shown_level} | {'×8' if r['ensemble'] else 'no'} | "
+                     f"**{score(r['psnr'], r['ssim'])}** | {score(r['baseline_psnr'], r['baseline_ssim'])} | "
+                     f"{score(paper, r.get('paper_ssim'))} | {delta} | {'—' if other is None else f'{other:.2f}'} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bench", type=Path, nargs="+", help="redcli bench --json outputs of one model")
+    parser.add_argument("--reference", default="", choices=["", *REFERENCES], help="competitor column")
+    args = parser.parse_args()
+    results = [r for path in args.bench for r in json.loads(path.read_text())["results"]]
+    if len({r["model"] for r in results}) != 1:
+        parser.error("the outputs must all be of one model")
+    print("\n".join(rows(results, args.reference)))
+
+
+if __name__ == "__main__":
+    main()
