@@ -165,9 +165,19 @@ class ModelEntry:
 
     @property
     def headline(self) -> BenchRecord | None:
-        """The result to quote in one line: the first recorded without the ×8 ensemble, else the first."""
+        """The result to quote in one line: the first recorded without the ×8 ensemble at a level the
+        model was trained for (a per-level model's own σ, a per-scale model's own scale), else the
+        first without the ensemble, else the first."""
         plain = [record for record in self.metrics if not record.ensemble]
-        return (plain or list(self.metrics) or [None])[0]
+        own = [record for record in plain if self.trained_for(record)]
+        return (own or plain or list(self.metrics) or [None])[0]
+
+    def trained_for(self, record: BenchRecord) -> bool:
+        """Whether ``record``'s noise level or scale is among those the model was trained on."""
+        if record.scale is not None:
+            return record.scale in self.meta.scales
+        low, high = self.meta.sigma_range or (0.0, -1.0)
+        return record.sigma is not None and low <= record.sigma <= high
 
     def metric(self, dataset: str, *, scale: int | None = None, sigma: float | None = None,
                ensemble: bool = False) -> BenchRecord | None:

@@ -34,6 +34,17 @@ def bench_metrics(paths: list[Path]) -> list[dict]:
     return records
 
 
+def placed(models: list[dict], entry: dict) -> list[dict]:
+    """``models`` with ``entry`` in place of the model of its name, else after the last model of its task."""
+    names = [m["name"] for m in models]
+    if entry["name"] in names:
+        index = names.index(entry["name"])
+        return models[:index] + [entry] + models[index + 1:]
+    same_task = [i for i, m in enumerate(models) if m["task"] == entry["task"]]
+    index = same_task[-1] + 1 if same_task else len(models)
+    return models[:index] + [entry] + models[index:]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("weights", type=Path)
@@ -59,7 +70,7 @@ def main() -> None:
         "description": args.description,
     }
     manifest = json.loads(MANIFEST.read_text())
-    manifest["models"] = [m for m in manifest["models"] if m["name"] != args.name] + [entry]
+    manifest["models"] = placed(manifest["models"], entry)
     MANIFEST.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     print(f"registered {args.name}: {len(entry['metrics'])} benchmark records, sha256 {entry['sha256'][:12]}…")
 

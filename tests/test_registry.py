@@ -152,3 +152,14 @@ def test_headline_is_the_first_result_without_ensemble() -> None:
     assert entry.headline is None
     assert replace(entry, metrics=(ensembled, plain)).headline == plain
     assert replace(entry, metrics=(ensembled,)).headline == ensembled
+
+
+def test_headline_of_a_per_level_model_is_at_its_own_level() -> None:
+    elsewhere = BenchRecord("set12", "denoise", None, 10.0, False, 30.0, 0.8)
+    own = BenchRecord("set12", "denoise", None, 25.0, False, 29.0, 0.8)
+    per_level, blind, x2, multi = entries_for(SIGMA25, BLIND, SR_X2, SR_MULTI)
+    assert replace(per_level, metrics=(elsewhere, own)).headline == own
+    assert replace(per_level, metrics=(elsewhere,)).headline == elsewhere
+    assert replace(blind, metrics=(elsewhere, own)).headline == elsewhere
+    other_scale = BenchRecord("set5", "sr", 3, None, False, 33.0, 0.9)
+    assert not x2.trained_for(other_scale) and multi.trained_for(other_scale)
