@@ -57,7 +57,7 @@ from redcli.checkpoint import capture_rng, load_checkpoint, restore_rng, save_ch
 from redcli.devices import configure_cpu_threads, resolve_device, resolve_precision
 from redcli.distributed import DistInfo, any_rank, dist_info, process_group
 from redcli.errors import TrainingError, UsageError
-from redcli.hub import load_model, resolve_weights, save_weights
+from redcli.hub import load_named_or_path, save_weights
 from redcli.model import REDNet, zero_residual_
 from redcli.patches import Degradation, PatchSampler, TrainingData, load_training_data, step_rng, val_psnr
 from redcli.registry import Architecture, WeightsMeta
@@ -527,12 +527,11 @@ def initial_model(config: TrainConfig) -> REDNet:
         if config.zero_init_residual:
             zero_residual_(model)
         return model
-    path, meta = resolve_weights(config.init)
+    model, meta, _ = load_named_or_path(config.init)
     if meta.arch != config.arch:
         raise UsageError(f"--init {config.init} is a {meta.arch.label} RED-Net but this run trains a "
                          f"{config.arch.label} one: pass --depth {meta.arch.depth} --width {meta.arch.width}"
                          + (" (and a 1-channel model)" if meta.arch.channels != 1 else ""))
-    model, _ = load_model(path)
     return model.train()
 
 
