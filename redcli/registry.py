@@ -92,6 +92,14 @@ class WeightsMeta:
         lo, hi = self.sigma_range  # type: ignore[misc]
         return f"σ {lo:g}" if lo == hi else f"σ {lo:g}-{hi:g}"
 
+    def covers(self, level: float) -> bool:
+        """Whether the model was trained for ``level``: a noise level in its σ range (denoisers)
+        or one of its scales (SR)."""
+        if self.task == "sr":
+            return level in self.scales
+        lo, hi = self.sigma_range  # type: ignore[misc]
+        return lo <= level <= hi
+
     def to_metadata(self) -> dict[str, str]:
         """Flat ``str -> str`` mapping for the safetensors header."""
         data = {
@@ -141,6 +149,11 @@ class BenchRecord:
     psnr: float
     ssim: float
 
+    @property
+    def level(self) -> float | None:
+        """The scale of an SR result, the noise level of a denoising one."""
+        return self.scale if self.task == "sr" else self.sigma
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -169,15 +182,8 @@ class ModelEntry:
         model was trained for (a per-level model's own σ, a per-scale model's own scale), else the
         first without the ensemble, else the first."""
         plain = [record for record in self.metrics if not record.ensemble]
-        own = [record for record in plain if self.trained_for(record)]
+        own = [record for record in plain if record.level is not None and self.meta.covers(record.level)]
         return (own or plain or list(self.metrics) or [None])[0]
-
-    def trained_for(self, record: BenchRecord) -> bool:
-        """Whether ``record``'s noise level or scale is among those the model was trained on."""
-        if record.scale is not None:
-            return record.scale in self.meta.scales
-        low, high = self.meta.sigma_range or (0.0, -1.0)
-        return record.sigma is not None and low <= record.sigma <= high
 
     def metric(self, dataset: str, *, scale: int | None = None, sigma: float | None = None,
                ensemble: bool = False) -> BenchRecord | None:

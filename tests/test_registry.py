@@ -162,4 +162,5 @@ def test_headline_of_a_per_level_model_is_at_its_own_level() -> None:
     assert replace(per_level, metrics=(elsewhere,)).headline == elsewhere
     assert replace(blind, metrics=(elsewhere, own)).headline == elsewhere
     other_scale = BenchRecord("set5", "sr", 3, None, False, 33.0, 0.9)
-    assert not x2.trained_for(other_scale) and multi.trained_for(other_scale)
+    assert not x2.meta.covers(other_scale.level) and multi.meta.covers(other_scale.level)
+    assert blind.meta.covers(own.level) and not per_level.meta.covers(elsewhere.level)

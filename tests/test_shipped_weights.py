@@ -51,8 +51,7 @@ def test_denoiser_restores_real_noise_on_set12_crops(entry, data_dir: Path) -> N
     An identity or broken model gains about 0 dB; a textured crop (01) gains least.
     """
     model, meta = load_model(WEIGHTS / entry.file)
-    low, high = meta.sigma_range
-    sigma = 25.0 if low <= 25.0 <= high else high
+    sigma = 25.0 if meta.covers(25.0) else meta.sigma_range[1]
     gains = []
     for name in ("01.png", "05.png", "08.png"):
         clean = read_image(data_dir / "set12" / name).pixels[64:160, 64:160]

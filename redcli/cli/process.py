@@ -279,9 +279,9 @@ def _sigma_for(pixels: Any, sigma: float | None, model_channels: int, color: str
 
 
 def _warn_out_of_range(meta: Any, sigma: float | None, scale: int) -> None:
-    if meta.task == "denoise" and sigma is not None and not meta.sigma_range[0] <= sigma <= meta.sigma_range[1]:
+    if meta.task == "denoise" and sigma is not None and not meta.covers(sigma):
         warning_line(f"model was trained for {meta.levels}; σ {sigma:g} is outside that range")
-    if meta.task == "sr" and scale not in meta.scales:
+    if meta.task == "sr" and not meta.covers(scale):
         warning_line(f"model was trained for {meta.levels}; ×{scale} is outside that set")
 
 
