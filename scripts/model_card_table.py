@@ -1,10 +1,13 @@
 """Print the benchmark table of a model card (``weights/README.md``) from ``redcli bench --json`` outputs.
 
     python scripts/model_card_table.py bench_set12.json bench_bsd68.json --reference DnCNN-B
+    python scripts/model_card_table.py s30_*.json --reference DnCNN-S --against red30-denoise-blind
 
 One Markdown row per result: set, level (σ or ×scale), ensemble, the model's PSNR / SSIM, the
 noisy or bicubic input, the paper's number bench showed beside it, the difference, and a
 published competitor from ``../shared/REFERENCE.md`` where it reports that set and level.
+``--against NAME`` adds the PSNR the registry records for another model (e.g. the blind model a
+per-level one was fine-tuned from) at the same set, level and ensemble, and the difference to it.
 Rows are sorted by set, ensemble, then level, so the card reads the same whatever the order of runs.
 """
 
@@ -13,6 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from redcli.errors import RedcliError
+from redcli.registry import ModelEntry, get_entry
 
 # Published PSNR (dB) of other methods, as ../shared/REFERENCE.md lists them: name -> set -> level -> PSNR.
 REFERENCES: dict[str, dict[str, dict[float, float]]] = {
@@ -27,13 +33,22 @@ def score(psnr: float | None, ssim: float | None) -> str:
     return "—" if psnr is None else f"{psnr:.2f} / {ssim:.4f}"
 
 
-def rows(results: list[dict], reference: str) -> list[str]:
+def against_cells(result: dict, other: ModelEntry) -> list[str]:
+    """``other``'s recorded PSNR for the setting of ``result`` and the difference to it ("—" if unrecorded)."""
+    record = other.metric(result["dataset"], scale=result["scale"], sigma=result["sigma"], ensemble=result["ensemble"])
+    if record is None:
+        return ["—", "—"]
+    return [f"{record.psnr:.2f}", f"{result['psnr'] - record.psnr:+.2f}"]
+
+
+def rows(results: list[dict], reference: str, against: ModelEntry | None = None) -> list[str]:
     """The table's lines (header included) for ``redcli bench --json`` result records."""
     model = results[0]["model"]
     task = results[0]["task"]
     level_name, input_name = ("σ", "noisy input") if task == "denoise" else ("scale", "bicubic")
-    lines = [f"| set | {level_name} | ensemble | {model} | {input_name} | paper | Δ paper | {reference} |",
-             "|---|---|---|---|---|---|---|---|"]
+    extra = [] if against is None else [against.name, f"Δ {against.name}"]
+    header = ["set", level_name, "ensemble", model, input_name, "paper", "Δ paper", reference, *extra]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
 
     def order(r: dict) -> tuple:
         known = SET_ORDER.index(r["dataset"]) if r["dataset"] in SET_ORDER else len(SET_ORDER)
@@ -44,10 +59,13 @@ def rows(results: list[dict], reference: str) -> list[str]:
         shown_level = f"{level:g}" if task == "denoise" else f"×{level}"
         paper = r.get("paper_psnr")
         delta = "—" if paper is None else f"{r['psnr'] - paper:+.2f}"
-        other = REFERENCES.get(reference, {}).get(r["dataset"], {}).get(level)
-        lines.append(f"| {r['dataset']} | {shown_level} | {'×8' if r['ensemble'] else 'no'} | "
-                     f"**{score(r['psnr'], r['ssim'])}** | {score(r['baseline_psnr'], r['baseline_ssim'])} | "
-                     f"{score(paper, r.get('paper_ssim'))} | {delta} | {'—' if other is None else f'{other:.2f}'} |")
+        published = REFERENCES.get(reference, {}).get(r["dataset"], {}).get(level)
+        cells = [r["dataset"], shown_level, "×8" if r["ensemble"] else "no", f"**{score(r['psnr'], r['ssim'])}**",
+                 score(r["baseline_psnr"], r["baseline_ssim"]), score(paper, r.get("paper_ssim")), delta,
+                 "—" if published is None else f"{published:.2f}"]
+        if against is not None:
+            cells += against_cells(r, against)
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
@@ -55,11 +73,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bench", type=Path, nargs="+", help="redcli bench --json outputs of one model")
     parser.add_argument("--reference", default="", choices=["", *REFERENCES], help="competitor column")
+    parser.add_argument("--against", metavar="NAME", help="registered model whose recorded PSNR to show beside")
     args = parser.parse_args()
     results = [r for path in args.bench for r in json.loads(path.read_text())["results"]]
     if len({r["model"] for r in results}) != 1:
         parser.error("the outputs must all be of one model")
-    print("\n".join(rows(results, args.reference)))
+    try:
+        against = get_entry(args.against) if args.against else None
+    except RedcliError as exc:
+        parser.error(str(exc))
+    print("\n".join(rows(results, args.reference, against)))
 
 
 if __name__ == "__main__":

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from zoo import BLIND, make_zoo
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "model_card_table.py"
 
@@ -17,13 +20,15 @@ def record(dataset: str, sigma: float, psnr: float, *, ensemble: bool = False, p
             "paper_psnr": paper, "paper_ssim": None if paper is None else 0.75}
 
 
-def run(tmp_path: Path, *outputs: list[dict], reference: str = "DnCNN-B") -> subprocess.CompletedProcess[str]:
+def run(tmp_path: Path, *outputs: list[dict], reference: str = "DnCNN-B", options: tuple[str, ...] = (),
+        manifest: Path | None = None) -> subprocess.CompletedProcess[str]:
     paths = []
     for i, results in enumerate(outputs):
         paths.append(tmp_path / f"{i}.json")
         paths[-1].write_text(json.dumps({"results": results}))
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, paths), "--reference", reference],
-                          capture_output=True, text=True)
+    env = {**os.environ, "REDCLI_MANIFEST": str(manifest)} if manifest else None
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, paths), "--reference", reference, *options],
+                          capture_output=True, text=True, env=env)
 
 
 def test_rows_are_sorted_and_compared_with_the_paper_and_the_reference(tmp_path: Path) -> None:
@@ -41,3 +46,18 @@ def test_rows_are_sorted_and_compared_with_the_paper_and_the_reference(tmp_path:
 def test_outputs_of_different_models_are_refused(tmp_path: Path) -> None:
     done = run(tmp_path, [record("set12", 30, 28.0)], [record("set12", 50, 26.0, model="other")])
     assert done.returncode == 2 and "one model" in done.stderr
+
+
+def test_against_shows_the_recorded_psnr_of_another_model_and_the_difference(tmp_path: Path) -> None:
+    manifest, _ = make_zoo(tmp_path / "zoo", tmp_path / "weights", [BLIND])  # records bsd68 σ 30: 28.4, ×8 28.5
+    outputs = [record("bsd68", 30, 28.7), record("bsd68", 30, 28.55, ensemble=True), record("set12", 30, 28.0)]
+    done = run(tmp_path, outputs, options=("--against", BLIND.name), manifest=manifest)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith(f"| DnCNN-B | {BLIND.name} | Δ {BLIND.name} |") and lines[1] == "|" + "---|" * 10
+    assert lines[2].startswith("| set12 |") and lines[2].endswith("| — | — |")
+    assert lines[3].startswith("| bsd68 | 30 | no |") and lines[3].endswith("| 28.40 | +0.30 |")
+    assert lines[4].startswith("| bsd68 | 30 | ×8 |") and lines[4].endswith("| 28.50 | +0.05 |")
+
+    unknown = run(tmp_path, outputs, options=("--against", "nope"), manifest=manifest)
+    assert unknown.returncode == 2 and "unknown model 'nope'" in unknown.stderr
