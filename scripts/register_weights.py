@@ -23,11 +23,13 @@ MANIFEST = Path(__file__).resolve().parents[1] / "weights" / "manifest.json"
 METRIC_KEYS = ("dataset", "task", "scale", "sigma", "ensemble", "psnr", "ssim")
 
 
-def bench_metrics(paths: list[Path]) -> list[dict]:
-    """The benchmark records of every given ``redcli bench --json`` output, rounded."""
+def bench_metrics(paths: list[Path], model: str) -> list[dict]:
+    """The benchmark records of ``model`` in every given ``redcli bench --json`` output, rounded."""
     records = []
     for path in paths:
         for result in json.loads(path.read_text())["results"]:
+            if result["model"] != model:
+                continue
             record = {key: result[key] for key in METRIC_KEYS}
             record["psnr"], record["ssim"] = round(result["psnr"], 2), round(result["ssim"], 4)
             records.append(record)
@@ -35,14 +37,17 @@ def bench_metrics(paths: list[Path]) -> list[dict]:
 
 
 def placed(models: list[dict], entry: dict) -> list[dict]:
-    """``models`` with ``entry`` in place of the model of its name, else after the last model of its task."""
-    names = [m["name"] for m in models]
-    if entry["name"] in names:
-        index = names.index(entry["name"])
-        return models[:index] + [entry] + models[index + 1:]
-    same_task = [i for i, m in enumerate(models) if m["task"] == entry["task"]]
-    index = same_task[-1] + 1 if same_task else len(models)
-    return models[:index] + [entry] + models[index:]
+    """``models`` with ``entry`` replacing the model of its name or added, in the manifest's order:
+    tasks as they first appear, then within a task the widest range of levels first (blind,
+    multi-scale), then by lowest level (``-s10`` before ``-s30``, ``-x2`` before ``-x4``)."""
+    models = [m for m in models if m["name"] != entry["name"]] + [entry]
+    tasks = list(dict.fromkeys(m["task"] for m in models))
+
+    def order(m: dict) -> tuple[int, float, float]:
+        levels = m["scales"] or m["sigma_range"] or [0]
+        return tasks.index(m["task"]), min(levels) - max(levels), min(levels)
+
+    return sorted(models, key=order)
 
 
 def main() -> None:
@@ -66,7 +71,7 @@ def main() -> None:
         "arch": {"depth": meta.arch.depth, "width": meta.arch.width, "channels": meta.arch.channels},
         "sigma_range": list(meta.sigma_range) if meta.sigma_range else None, "scales": list(meta.scales),
         "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "num_params": meta.arch.num_params,
-        "metrics": bench_metrics(args.bench), "recipe": args.recipe, "license": args.license,
+        "metrics": bench_metrics(args.bench, args.name), "recipe": args.recipe, "license": args.license,
         "description": args.description,
     }
     manifest = json.loads(MANIFEST.read_text())

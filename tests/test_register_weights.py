@@ -1,0 +1,43 @@
+"""scripts/register_weights.py: where a model goes in the manifest and which benchmark records it keeps."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "register_weights.py"
+spec = importlib.util.spec_from_file_location("register_weights", SCRIPT)
+register_weights = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(register_weights)
+
+
+def item(name: str, task: str, sigma_range: list[float] | None = None, scales: list[int] = ()) -> dict:
+    return {"name": name, "task": task, "sigma_range": sigma_range, "scales": list(scales)}
+
+
+def test_models_are_kept_in_task_then_range_then_level_order() -> None:
+    models = [item("blind", "denoise", [0, 75]), item("s50", "denoise", [50, 50]), item("multi", "sr", scales=[2, 3, 4]),
+              item("x4", "sr", scales=[4])]
+    models = register_weights.placed(models, item("s30", "denoise", [30, 30]))
+    models = register_weights.placed(models, item("x2", "sr", scales=[2]))
+    assert [m["name"] for m in models] == ["blind", "s30", "s50", "multi", "x2", "x4"]
+
+
+def test_a_model_registered_again_is_replaced_not_repeated() -> None:
+    models = [item("blind", "denoise", [0, 75]), item("s50", "denoise", [50, 50])]
+    again = {**item("s50", "denoise", [50, 50]), "sha256": "new"}
+    models = register_weights.placed(models, again)
+    assert [m["name"] for m in models] == ["blind", "s50"] and models[1]["sha256"] == "new"
+
+
+def test_only_the_named_models_benchmark_records_are_kept_and_rounded(tmp_path: Path) -> None:
+    def result(model: str, psnr: float) -> dict:
+        return {"dataset": "set12", "task": "denoise", "scale": None, "sigma": 30.0, "ensemble": False,
+                "psnr": psnr, "ssim": 0.812345, "model": model, "images": 12}
+
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"results": [result("s30", 28.6476), result("bicubic", 20.0)]}))
+    assert register_weights.bench_metrics([bench], "s30") == [
+        {"dataset": "set12", "task": "denoise", "scale": None, "sigma": 30.0, "ensemble": False,
+         "psnr": 28.65, "ssim": 0.8123}]
