@@ -396,6 +396,9 @@ class _Trainer:
         self._report("start", input_psnr=self.data.input_psnr, device=str(self.device),
                      world_size=self.info.world_size, train_images=len(self.data.sampler.targets),
                      val_images=len(self.data.val), skipped_images=self.data.skipped)
+        if self.info.is_main and config.init is not None and state.step == 0 and config.val_every and self.data.val:
+            self._validate_and_keep_best()  # the starting point a fine-tune has to beat (and best.safetensors until it does)
+            self._report("val", psnr=state.val_psnr, best_psnr=state.best_psnr)
         stopped_by = None
         try:
             while state.step < config.steps:

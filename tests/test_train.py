@@ -124,9 +124,10 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path, folder: Path)
 
     events: list[TrainProgress] = []
     tuned = train(config, progress=events.append)
-    first_val = next(e.val_psnr for e in events if e.event == "val")
-    assert first_val is not None and tuned.input_psnr is not None
-    assert first_val > tuned.input_psnr + 1  # one step from the base model, already denoising
+    vals = [(e.step, e.val_psnr) for e in events if e.event == "val"]
+    assert [step for step, _ in vals] == [0, 1, 2, 3, 4]  # the starting point is validated too
+    assert tuned.input_psnr is not None and vals[0][1] > tuned.input_psnr + 1  # the base model already denoises
+    assert tuned.best_psnr == max(psnr for _, psnr in vals)
     meta = load_model(tuned.model_path)[1]
     assert (meta.sigma_range, meta.extra["steps"]) == ((25.0, 25.0), "4")
     assert "initialised from model.safetensors" in meta.extra["recipe"]

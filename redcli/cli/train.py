@@ -211,7 +211,8 @@ def _stats(progress: "TrainProgress") -> str:
         parts.append(f"loss {progress.loss:.3e}")
     if progress.val_psnr is not None:
         parts.append(f"val {progress.val_psnr:.2f} dB (best {progress.best_psnr:.2f})")
-    parts.append(f"{progress.patches_per_s:.0f} patches/s")
+    if progress.patches_per_s > 0:  # none yet when the starting point of a fine-tune is validated
+        parts.append(f"{progress.patches_per_s:.0f} patches/s")
     if progress.eta_s is not None and progress.step < progress.steps:
         minutes, seconds = divmod(int(progress.eta_s), 60)
         parts.append(f"ETA {minutes // 60}:{minutes % 60:02d}:{seconds:02d}")
