@@ -6,7 +6,9 @@
 
 The weights file must already be in ``weights/`` (its metadata name is set to ``--name``); its size, sha256, architecture and levels
 are read from the file itself, the metrics from ``redcli bench --json`` outputs (only the
-records of this model are kept, rounded to 0.01 dB / 0.0001).
+records of this model are kept, rounded to 0.01 dB / 0.0001). A model registered again keeps
+its description unless a new one is given; new weights (another sha256) must come with their
+own ``--recipe`` and ``--bench`` numbers, so no entry is ever left without them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,27 @@ def bench_metrics(paths: list[Path], model: str) -> list[dict]:
             record["psnr"], record["ssim"] = round(result["psnr"], 2), round(result["ssim"], 4)
             records.append(record)
     return records
+
+
+def described(entry: dict, registered: dict | None) -> dict:
+    """``entry`` with what it leaves empty taken from the model already ``registered`` under its name.
+
+    The description carries over; the recipe and the benchmark records carry over only for the
+    same file (same sha256). Raises ValueError when the entry would be left without any of them.
+    """
+    same_file = registered is not None and registered["sha256"] == entry["sha256"]
+    entry = dict(entry)
+    if not entry["description"] and registered is not None:
+        entry["description"] = registered["description"]
+    for key, option in (("recipe", "--recipe"), ("metrics", "--bench")):
+        if not entry[key] and same_file:
+            entry[key] = registered[key]
+        if not entry[key]:
+            raise ValueError(f"{entry['name']}: {option} is required for new weights (the model card and "
+                             "`redcli bench --check` read it from the manifest)")
+    if not entry["description"]:
+        raise ValueError(f"{entry['name']}: --description is required for a new model")
+    return entry
 
 
 def placed(models: list[dict], entry: dict) -> list[dict]:
@@ -75,6 +98,11 @@ def main() -> None:
         "description": args.description,
     }
     manifest = json.loads(MANIFEST.read_text())
+    registered = next((m for m in manifest["models"] if m["name"] == args.name), None)
+    try:
+        entry = described(entry, registered)
+    except ValueError as error:
+        parser.error(str(error))
     manifest["models"] = placed(manifest["models"], entry)
     MANIFEST.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     print(f"registered {args.name}: {len(entry['metrics'])} benchmark records, sha256 {entry['sha256'][:12]}…")

@@ -6,6 +6,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "register_weights.py"
 spec = importlib.util.spec_from_file_location("register_weights", SCRIPT)
 register_weights = importlib.util.module_from_spec(spec)
@@ -41,3 +43,27 @@ def test_only_the_named_models_benchmark_records_are_kept_and_rounded(tmp_path: 
     assert register_weights.bench_metrics([bench], "s30") == [
         {"dataset": "set12", "task": "denoise", "scale": None, "sigma": 30.0, "ensemble": False,
          "psnr": 28.65, "ssim": 0.8123}]
+
+
+def entry(sha256: str, recipe: str = "", metrics: list | None = None, description: str = "") -> dict:
+    return {"name": "blind", "sha256": sha256, "recipe": recipe, "metrics": metrics or [], "description": description}
+
+
+REGISTERED = entry("old", "3,500 steps", [{"psnr": 26.1}], "Grey RED30 for sigma 0-75")
+
+
+def test_registering_the_same_file_again_keeps_its_recipe_numbers_and_description() -> None:
+    assert register_weights.described(entry("old"), REGISTERED) == REGISTERED
+
+
+def test_new_weights_keep_the_description_but_need_their_own_recipe_and_numbers() -> None:
+    for incomplete in (entry("new"), entry("new", recipe="5,500 steps"), entry("new", metrics=[{"psnr": 26.3}])):
+        with pytest.raises(ValueError, match="required for new weights"):
+            register_weights.described(incomplete, REGISTERED)
+    complete = register_weights.described(entry("new", "5,500 steps", [{"psnr": 26.3}]), REGISTERED)
+    assert complete == entry("new", "5,500 steps", [{"psnr": 26.3}], "Grey RED30 for sigma 0-75")
+
+
+def test_a_new_model_needs_a_description() -> None:
+    with pytest.raises(ValueError, match="--description"):
+        register_weights.described(entry("new", "1,000 steps", [{"psnr": 26.3}]), None)
