@@ -30,9 +30,10 @@ def atomic_output(target: str | os.PathLike[str], *, overwrite: bool = True) -> 
     fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX + target.suffix, dir=target.parent)
     os.close(fd)
     temp = Path(name)
-    os.chmod(temp, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get normal permissions
     try:
         yield temp
+        # mkstemp makes 0600, and a writer may replace the file (safetensors does): set the usual permissions last
+        os.chmod(temp, 0o666 & ~_current_umask())
         with open(temp, "rb+") as handle:
             os.fsync(handle.fileno())
         if overwrite:

@@ -93,3 +93,20 @@ def test_atomic_outputs_get_normal_permissions(tmp_path: Path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "x.bin").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_atomic_outputs_get_normal_permissions_even_when_the_writer_replaces_the_file(tmp_path: Path) -> None:
+    """Some writers (safetensors' save_file) create the file anew, with their own mode: the
+    permissions are set after the writer is done."""
+    import os
+
+    from redcli.atomic import atomic_output
+
+    with atomic_output(tmp_path / "x.bin") as temp:
+        temp.unlink()
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(descriptor, b"data")
+        os.close(descriptor)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "x.bin").stat().st_mode & 0o777 == 0o666 & ~mask
