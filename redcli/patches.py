@@ -16,7 +16,7 @@ up-sampling. Here:
   patches, as a dense grid would), with one of the 8 flips/rotations; input and target are cut
   at the same place. Denoising inputs get fresh noise for every patch (not clipped, like the
   benchmarks): one of the fixed levels, or a level drawn uniformly from a range (blind model).
-- Draws are a pure function of ``(seed, rank, step)`` (:func:`step_rng`): no generator state
+- Draws are a pure function of ``(seed, rank, step, stream)`` (:func:`step_rng`): no generator state
   has to be saved to resume a run exactly, and every data-parallel rank draws different patches.
 - A few images are held out of the training folders for validation (chosen by the seed), with
   fixed degradations, centre-cropped to a bounded size so that validating stays fast.
@@ -103,9 +103,13 @@ class Degradation:
         return self.sigmas
 
 
-def step_rng(seed: int, rank: int, step: int) -> np.random.Generator:
-    """The generator every random choice of training step ``step`` on ``rank`` comes from."""
-    return np.random.default_rng([seed, _STREAM_PATCHES, rank, step])
+def step_rng(seed: int, rank: int, step: int, stream: int = 0) -> np.random.Generator:
+    """The generator every random choice of training step ``step`` on ``rank`` comes from.
+
+    ``stream`` (an integer >= 0) selects another sequence of patches for the same seed: a
+    fine-tune uses one derived from its starting weights, so it does not replay the patches of
+    the run that made them (0, the default, is the sequence of a run from scratch)."""
+    return np.random.default_rng([seed, _STREAM_PATCHES, rank, step] + ([stream] if stream else []))
 
 
 # --- files -----------------------------------------------------------------------------------

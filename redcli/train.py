@@ -8,7 +8,9 @@ grey / Y patches with the 8 flips/rotations (:mod:`redcli.patches`). Options: a 
 step learning-rate schedule, gradient-norm clipping, an exponential moving average (EMA) of
 the weights (used for validation and export; its decay ramps up as ``min(ema, (1+t)/(10+t))``),
 bf16 autocast and channels-last on CUDA, ``torch.compile``. Fine-tuning: ``init`` starts a new
-run from existing weights of the same architecture (e.g. a per-level denoiser from the blind one).
+run from existing weights of the same architecture (e.g. a per-level denoiser from the blind one)
+and draws its patches from a stream of its own (derived from those weights), so that continuing a
+model with the same seed does not replay the patches it was trained on.
 
 Files written in ``config.out`` (by rank 0 only):
 
@@ -20,7 +22,7 @@ Files written in ``config.out`` (by rank 0 only):
 - ``config.json``: the run's configuration.
 
 Exact resume: every random choice of step ``t`` comes from a generator seeded by
-``(seed, rank, t)``, and the checkpoint holds model, optimiser, scheduler, EMA and the global
+``(seed, rank, t, patch_stream)``, and the checkpoint holds model, optimiser, scheduler, EMA and the global
 RNG states, so N steps + resume + N steps equals 2N steps (bit for bit on the CPU; GPU kernels
 may differ in the last bits, and a different number of data-parallel processes draws other
 patches). Resuming may change only :data:`RESUMABLE_FIELDS`. SIGINT or SIGTERM stops the run
@@ -36,6 +38,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import gc
+import hashlib
 import json
 import math
 import signal
@@ -68,6 +71,8 @@ METRICS, CONFIG = "metrics.jsonl", "config.json"
 RESUMABLE_FIELDS = frozenset({"steps", "val_every", "ckpt_every", "log_every", "device", "precision", "compile",
                               "resume"})
 """Config fields a resumed run may change (the rest must match the checkpoint)."""
+DERIVED_FIELDS = frozenset({"patch_stream"})
+"""Config fields a run settles when it starts; a resumed run takes them from its checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class TrainConfig:
     zero_init_residual: bool = True  # start as the identity map (see model.zero_residual_)
     init: str | None = None  # start from these weights (registered name or .safetensors path): fine-tuning
     resume: bool = False
+    patch_stream: int | None = None  # None: derived when the run starts (see with_patch_stream)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", tuple(Path(p) for p in self.data))
@@ -116,6 +122,8 @@ class TrainConfig:
             bad.append(f"depth must be an even number >= 4, got {self.depth}")
         if not self.data:
             bad.append("no training folders given")
+        if self.patch_stream is not None and self.patch_stream < 0:
+            bad.append(f"patch_stream must be >= 0, got {self.patch_stream}")
         if not self.lr > 0:
             bad.append(f"lr must be > 0, got {self.lr}")
         if self.schedule not in SCHEDULES:
@@ -252,14 +260,14 @@ class StopFlag:
 class _Prefetch:
     """Draws the patches of step ``t + 1`` in a thread while step ``t`` trains (draws depend on ``t`` only)."""
 
-    def __init__(self, sampler: PatchSampler, seed: int, rank: int, count: int) -> None:
-        self._args = (sampler, seed, rank, count)
+    def __init__(self, sampler: PatchSampler, seed: int, stream: int, rank: int, count: int) -> None:
+        self._args = (sampler, seed, stream, rank, count)
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._next: tuple[int, Future[tuple[Any, Any]]] | None = None
 
     def _submit(self, step: int) -> Future[tuple[Any, Any]]:
-        sampler, seed, rank, count = self._args
-        return self._pool.submit(lambda: sampler.draw(step_rng(seed, rank, step), count))
+        sampler, seed, stream, rank, count = self._args
+        return self._pool.submit(lambda: sampler.draw(step_rng(seed, rank, step, stream), count))
 
     def get(self, step: int) -> tuple[Any, Any]:
         """(inputs, targets) float32 numpy arrays (N, 1, P, P) of ``step``."""
@@ -391,7 +399,8 @@ class _Trainer:
         config, state = self.config, self.state
         self._progress, self._log = progress, log
         self._start_step, self._started = state.step, time.monotonic()
-        prefetch = _Prefetch(self.data.sampler, config.seed, self.info.rank, self.per_rank)
+        prefetch = _Prefetch(self.data.sampler, config.seed, config.patch_stream or 0, self.info.rank,
+                             self.per_rank)
         meter = _LossMeter(self.device)
         self._report("start", input_psnr=self.data.input_psnr, device=str(self.device),
                      world_size=self.info.world_size, train_images=len(self.data.sampler.targets),
@@ -538,6 +547,25 @@ def initial_model(config: TrainConfig) -> REDNet:
     return model.train()
 
 
+def with_patch_stream(config: TrainConfig, checkpoint: dict[str, Any] | None, model: nn.Module) -> TrainConfig:
+    """``config`` with its patch stream settled (one given explicitly is kept): a resumed run's
+    from its checkpoint, a fine-tune's from the starting weights ``model`` (an integer in
+    [1, 2**32) from their sha256), 0 for a run from scratch."""
+    if config.patch_stream is not None:
+        return config
+    if checkpoint is not None:
+        stream = checkpoint["config"].get("patch_stream") or 0
+    elif config.init is not None:
+        digest = hashlib.sha256()
+        for name, tensor in sorted(model.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        stream = int.from_bytes(digest.digest()[:4], "big") or 1
+    else:
+        stream = 0
+    return dataclasses.replace(config, patch_stream=stream)
+
+
 def recipe(config: TrainConfig) -> str:
     """One line describing how a model was trained (stored in its weights metadata)."""
     levels = config.degradation
@@ -577,6 +605,7 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Trai
         _check_fresh(config.out)
     checkpoint = _resume_checkpoint(config) if config.resume else None
     model = initial_model(config) if checkpoint is None else REDNet(config.depth, config.width, 1)
+    config = with_patch_stream(config, checkpoint, model)
     data = load_training_data(config.data, config.degradation, patch=config.patch,
                               val_fraction=config.val_fraction, val_count=config.val_count,
                               val_crop=config.val_crop, seed=config.seed)
@@ -632,7 +661,8 @@ def _resume_checkpoint(config: TrainConfig) -> dict[str, Any]:
     checkpoint = load_checkpoint(config.out / CHECKPOINT)
     saved, current = checkpoint["config"], config.to_dict()
     changed = sorted(k for k in current.keys() | saved.keys()
-                     if k not in RESUMABLE_FIELDS and saved.get(k) != current.get(k))
+                     if k not in RESUMABLE_FIELDS and saved.get(k) != current.get(k)
+                     and not (k in DERIVED_FIELDS and current.get(k) is None))
     if changed:
         details = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:4])
         raise TrainingError(f"{config.out / CHECKPOINT}: cannot resume with different settings ({details}); "

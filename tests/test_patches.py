@@ -85,7 +85,7 @@ def test_dihedral_gives_the_eight_distinct_transforms() -> None:
     assert np.array_equal(dihedral(square, 0), square)
 
 
-def test_denoise_batches_depend_only_on_seed_rank_step() -> None:
+def test_denoise_batches_depend_only_on_seed_rank_step_stream() -> None:
     sampler = build_sampler([random_plane(4, 20, 30), random_plane(5, 12, 12)],
                             Degradation("denoise", sigmas=(25.0,)), patch=8, workers=1)
     inputs, targets = sampler.draw(step_rng(1, 0, 7), 64)
@@ -93,6 +93,7 @@ def test_denoise_batches_depend_only_on_seed_rank_step() -> None:
     again = sampler.draw(step_rng(1, 0, 7), 64)
     assert np.array_equal(inputs, again[0]) and np.array_equal(targets, again[1])
     assert not np.array_equal(targets, sampler.draw(step_rng(1, 1, 7), 64)[1])  # another rank
+    assert not np.array_equal(targets, sampler.draw(step_rng(1, 0, 7, stream=3), 64)[1])  # another stream
     assert np.std(inputs - targets) * 255 == pytest.approx(25.0, rel=0.05)
     assert np.all(np.round(targets * 255) == targets * 255)  # clean patches are 8-bit values
 

@@ -134,6 +134,20 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path, folder: Path)
     assert train(replace(config, resume=True, steps=6)).step == 6  # resume takes the checkpoint, not --init again
 
 
+def test_a_fine_tune_draws_patches_of_its_own(tmp_path: Path, folder: Path) -> None:
+    """Continuing a model with the same seed must not replay the patches it was trained on: the
+    stream comes from the starting weights, and a resumed run keeps it."""
+    base = train(tiny(tmp_path / "base", folder, steps=4))
+    tuned = tiny(tmp_path / "tuned", folder, init=str(base.model_path), steps=4)
+    train(tuned)
+    streams = [json.loads((tmp_path / run / "config.json").read_text())["patch_stream"] for run in ("base", "tuned")]
+    assert streams[0] == 0 and streams[1] > 0
+    train(replace(tuned, resume=True, steps=6))
+    assert json.loads((tuned.out / "config.json").read_text())["patch_stream"] == streams[1]
+    with pytest.raises(TrainingError, match="patch_stream"):
+        train(replace(tuned, resume=True, steps=8, patch_stream=streams[1] + 1))
+
+
 def test_fine_tuning_needs_the_same_architecture(tmp_path: Path, folder: Path) -> None:
     base = train(tiny(tmp_path / "base", folder, steps=2))
     with pytest.raises(UsageError, match="--init .* is a RED4/w8/1ch RED-Net .*pass --depth 4 --width 8"):
