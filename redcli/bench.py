@@ -38,7 +38,7 @@ from redcli.errors import ModelError, UsageError
 from redcli.hub import load_named_or_path
 from redcli.metrics import score_denoise, score_sr
 from redcli.model import REDNet
-from redcli.paper import PaperScore, bicubic_baseline, paper_denoise, paper_sr
+from redcli.paper import PaperScore, bicubic_baseline, paper_score
 from redcli.registry import Architecture, WeightsMeta, get_entry, pick_denoiser, pick_upscaler
 from redcli.resize import modcrop
 from redcli.restore import RestoreOptions, restore
@@ -302,11 +302,7 @@ def _reference(bench_set: _BenchSet, task: str, level: float, runner: _Runner) -
     if runner.net is None:
         return bicubic_baseline(bench_set.name, int(level))
     depth = runner.meta.arch.depth if runner.meta else 30
-    if task == "sr":
-        return paper_sr(bench_set.name, int(level), depth)
-    sigma_range = runner.meta.sigma_range if runner.meta else None
-    blind = sigma_range is not None and sigma_range[0] != sigma_range[1]
-    return paper_denoise(bench_set.name, level, depth, single_model=blind)
+    return paper_score(bench_set.name, task, level, depth, blind=runner.meta is not None and runner.meta.blind)
 
 
 def _mean(values: Any) -> float:

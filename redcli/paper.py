@@ -108,3 +108,11 @@ def bicubic_baseline(dataset: str, scale: int) -> PaperScore | None:
     """The literature's bicubic result for ``dataset`` at ``×scale``, or None."""
     score = BICUBIC_BASELINES.get(dataset.lower(), {}).get(scale)
     return None if score is None else PaperScore(*score, source="published bicubic")
+
+
+def paper_score(dataset: str, task: str, level: float, depth: int = 30, *, blind: bool = False) -> PaperScore | None:
+    """The paper's number for a model's result: ``level`` is the scale (``task`` "sr") or σ
+    ("denoise"); ``blind`` (a denoiser trained for a σ range) selects the single-model table."""
+    if task == "sr":
+        return paper_sr(dataset, int(level), depth)
+    return paper_denoise(dataset, level, depth, single_model=blind)

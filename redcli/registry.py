@@ -92,6 +92,20 @@ class WeightsMeta:
         lo, hi = self.sigma_range  # type: ignore[misc]
         return f"σ {lo:g}" if lo == hi else f"σ {lo:g}-{hi:g}"
 
+    @property
+    def breadth(self) -> float:
+        """How many levels the model covers: its number of scales (SR), the width of its σ range
+        (denoisers; 0 for a per-level model)."""
+        if self.task == "sr":
+            return len(self.scales)
+        lo, hi = self.sigma_range  # type: ignore[misc]
+        return hi - lo
+
+    @property
+    def blind(self) -> bool:
+        """A denoiser trained for a range of σ rather than one level (the paper's single model)."""
+        return self.task == "denoise" and self.breadth > 0
+
     def covers(self, level: float) -> bool:
         """Whether the model was trained for ``level``: a noise level in its σ range (denoisers)
         or one of its scales (SR)."""
@@ -139,7 +153,8 @@ class WeightsMeta:
 
 @dataclass(frozen=True)
 class BenchRecord:
-    """One measured benchmark result (PSNR in dB, SSIM in [0, 1])."""
+    """One measured benchmark result (PSNR in dB, SSIM in [0, 1]), with the score of the degraded
+    input bench measured beside it (the noisy image, or the bicubic upscale) where recorded."""
 
     dataset: str
     task: str
@@ -148,6 +163,8 @@ class BenchRecord:
     ensemble: bool
     psnr: float
     ssim: float
+    baseline_psnr: float | None = None
+    baseline_ssim: float | None = None
 
     @property
     def level(self) -> float | None:
@@ -257,7 +274,7 @@ def pick_denoiser(sigma: float | None, entries: tuple[ModelEntry, ...] | None = 
         for entry in candidates:
             if entry.meta.sigma_range == (sigma, sigma):
                 return entry
-    return max(candidates, key=lambda e: e.meta.sigma_range[1] - e.meta.sigma_range[0])  # type: ignore[index]
+    return max(candidates, key=lambda e: e.meta.breadth)
 
 
 def pick_upscaler(scale: int, entries: tuple[ModelEntry, ...] | None = None) -> ModelEntry:
@@ -268,5 +285,5 @@ def pick_upscaler(scale: int, entries: tuple[ModelEntry, ...] | None = None) -> 
             return entry
     covering = [e for e in candidates if scale in e.meta.scales]
     if covering:
-        return max(covering, key=lambda e: len(e.meta.scales))
+        return max(covering, key=lambda e: e.meta.breadth)
     raise ModelError(f"no shipped super-resolution model covers ×{scale}; pass --model PATH to a weights file")

@@ -1,7 +1,9 @@
-"""Print the benchmark table of a model card (``weights/README.md``) from ``redcli bench --json`` outputs.
+"""Print the benchmark table of a model card (``weights/README.md``) from ``redcli bench --json`` outputs
+or from what the registry records.
 
     python scripts/model_card_table.py bench_set12.json bench_bsd68.json --reference DnCNN-B
     python scripts/model_card_table.py s30_*.json --reference DnCNN-S --against red30-denoise-blind
+    python scripts/model_card_table.py --registered red30-denoise-s30
 
 One Markdown row per result: set, level (σ or ×scale), ensemble, the model's PSNR / SSIM, the
 noisy or bicubic input, the paper's number bench showed beside it, the difference, and a
@@ -9,16 +11,23 @@ published competitor from ``../shared/REFERENCE.md`` where it reports that set a
 ``--against NAME`` adds the PSNR the registry records for another model (e.g. the blind model a
 per-level one was fine-tuned from) at the same set, level and ensemble, and the difference to it.
 Rows are sorted by set, ensemble, then level, so the card reads the same whatever the order of runs.
+
+``--registered NAME`` builds the table of a shipped model from its manifest records alone (each
+keeps its input's score; the paper's number is looked up again), with the card's competitor and
+comparison by default: DnCNN-B for the blind denoiser, DnCNN-S for a per-level one, VDSR for
+upscalers, and the model of the same task covering the most levels for every other model of it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
 from redcli.errors import RedcliError
-from redcli.registry import ModelEntry, get_entry
+from redcli.paper import paper_score
+from redcli.registry import ModelEntry, get_entry, load_registry
 
 # Published PSNR (dB) of other methods, as ../shared/REFERENCE.md lists them: name -> set -> level -> PSNR.
 REFERENCES: dict[str, dict[str, dict[float, float]]] = {
@@ -69,20 +78,51 @@ def rows(results: list[dict], reference: str, against: ModelEntry | None = None)
     return lines
 
 
+def registered_results(entry: ModelEntry) -> list[dict]:
+    """``entry``'s manifest records as ``redcli bench --json`` result records, paper numbers included."""
+    results = []
+    for record in entry.metrics:
+        paper = paper_score(record.dataset, record.task, record.level, entry.meta.arch.depth,  # type: ignore[arg-type]
+                            blind=entry.meta.blind)
+        results.append({**dataclasses.asdict(record), "model": entry.name,
+                        "paper_psnr": paper.psnr if paper else None, "paper_ssim": paper.ssim if paper else None})
+    return results
+
+
+def card_comparisons(entry: ModelEntry) -> tuple[str, ModelEntry | None]:
+    """The competitor column and the model to compare with that ``entry``'s card table uses."""
+    if entry.meta.task == "sr":
+        reference = "VDSR"
+    else:
+        reference = "DnCNN-B" if entry.meta.blind else "DnCNN-S"
+    widest = max((e for e in load_registry() if e.meta.task == entry.meta.task), key=lambda e: e.meta.breadth)
+    return reference, None if widest.meta.breadth == entry.meta.breadth else widest
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bench", type=Path, nargs="+", help="redcli bench --json outputs of one model")
-    parser.add_argument("--reference", default="", choices=["", *REFERENCES], help="competitor column")
+    parser.add_argument("bench", type=Path, nargs="*", help="redcli bench --json outputs of one model")
+    parser.add_argument("--registered", metavar="NAME", help="a shipped model's recorded results instead")
+    parser.add_argument("--reference", choices=["", *REFERENCES], help="competitor column")
     parser.add_argument("--against", metavar="NAME", help="registered model whose recorded PSNR to show beside")
     args = parser.parse_args()
-    results = [r for path in args.bench for r in json.loads(path.read_text())["results"]]
-    if len({r["model"] for r in results}) != 1:
-        parser.error("the outputs must all be of one model")
+    if bool(args.bench) == bool(args.registered):
+        parser.error("give either bench outputs or --registered NAME")
     try:
-        against = get_entry(args.against) if args.against else None
+        reference, against = args.reference or "", get_entry(args.against) if args.against else None
+        if args.registered:
+            entry = get_entry(args.registered)
+            card_reference, card_against = card_comparisons(entry)
+            reference = card_reference if args.reference is None else reference
+            against = against or card_against
+            results = registered_results(entry)
+        else:
+            results = [r for path in args.bench for r in json.loads(path.read_text())["results"]]
     except RedcliError as exc:
         parser.error(str(exc))
-    print("\n".join(rows(results, args.reference, against)))
+    if len({r["model"] for r in results}) != 1:
+        parser.error("the outputs must all be of one model")
+    print("\n".join(rows(results, reference, against)))
 
 
 if __name__ == "__main__":

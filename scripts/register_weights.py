@@ -4,11 +4,12 @@
         --name red30-denoise-blind --bench bench_set12.json bench_bsd68.json \
         --recipe "..." --description "..."
 
-The weights file must already be in ``weights/`` (its metadata name is set to ``--name``); its size, sha256, architecture and levels
-are read from the file itself, the metrics from ``redcli bench --json`` outputs (only the
-records of this model are kept, rounded to 0.01 dB / 0.0001). A model registered again keeps
-its description unless a new one is given; new weights (another sha256) must come with their
-own ``--recipe`` and ``--bench`` numbers, so no entry is ever left without them.
+The weights file must already be in ``weights/`` (its metadata name is set to ``--name``); its
+size, sha256, architecture and levels are read from the file itself, the metrics from
+``redcli bench --json`` outputs (only the records of this model are kept, each with its noisy or
+bicubic input's score, rounded to 0.01 dB / 0.0001). A model registered again keeps its
+description unless a new one is given; new weights (another sha256) must come with their own
+``--recipe`` and ``--bench`` numbers, so no entry is ever left without them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from redcli.hub import load_model, read_meta, save_weights
 
 MANIFEST = Path(__file__).resolve().parents[1] / "weights" / "manifest.json"
-METRIC_KEYS = ("dataset", "task", "scale", "sigma", "ensemble", "psnr", "ssim")
+METRIC_KEYS = ("dataset", "task", "scale", "sigma", "ensemble", "psnr", "ssim", "baseline_psnr", "baseline_ssim")
 
 
 def bench_metrics(paths: list[Path], model: str) -> list[dict]:
@@ -33,7 +34,9 @@ def bench_metrics(paths: list[Path], model: str) -> list[dict]:
             if result["model"] != model:
                 continue
             record = {key: result[key] for key in METRIC_KEYS}
-            record["psnr"], record["ssim"] = round(result["psnr"], 2), round(result["ssim"], 4)
+            for score in ("", "baseline_"):
+                record[score + "psnr"], record[score + "ssim"] = (round(result[score + "psnr"], 2),
+                                                                  round(result[score + "ssim"], 4))
             records.append(record)
     return records
 

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from zoo import BLIND, make_zoo
+from zoo import BLIND, SIGMA25, make_zoo
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "model_card_table.py"
+from redcli.registry import load_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "model_card_table.py"
 
 
 def record(dataset: str, sigma: float, psnr: float, *, ensemble: bool = False, paper: float | None = None,
@@ -61,3 +64,44 @@ def test_against_shows_the_recorded_psnr_of_another_model_and_the_difference(tmp
 
     unknown = run(tmp_path, outputs, options=("--against", "nope"), manifest=manifest)
     assert unknown.returncode == 2 and "unknown model 'nope'" in unknown.stderr
+
+
+def registered(name: str, *options: str, manifest: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REDCLI_MANIFEST": str(manifest)} if manifest else None
+    return subprocess.run([sys.executable, str(SCRIPT), "--registered", name, *options],
+                          capture_output=True, text=True, env=env)
+
+
+def test_registered_builds_the_table_from_the_manifest_with_the_cards_comparisons(tmp_path: Path) -> None:
+    manifest, _ = make_zoo(tmp_path / "zoo", tmp_path / "weights", [BLIND, SIGMA25])
+    zoo = json.loads(manifest.read_text())
+    zoo["models"][1]["metrics"] = [{"dataset": "bsd68", "task": "denoise", "scale": None, "sigma": 30.0,
+                                    "ensemble": False, "psnr": 28.6, "ssim": 0.8, "baseline_psnr": 18.97,
+                                    "baseline_ssim": 0.3347}]
+    manifest.write_text(json.dumps(zoo))
+
+    blind = registered(BLIND.name, manifest=manifest)  # the zoo's records keep no input score
+    assert blind.returncode == 0, blind.stderr
+    assert blind.stdout.splitlines()[0].endswith("| Δ paper | DnCNN-B |")  # blind: no model to compare with
+    assert blind.stdout.splitlines()[2] == (  # RED4 is shown beside the paper's RED30 single model (Table 6)
+        "| bsd68 | 30 | no | **28.40 / 0.7900** | — | 27.88 / 0.7980 | +0.52 | — |")
+
+    level = registered(SIGMA25.name, manifest=manifest)
+    assert level.returncode == 0, level.stderr
+    assert level.stdout.splitlines()[0].endswith(f"| DnCNN-S | {BLIND.name} | Δ {BLIND.name} |")
+    assert level.stdout.splitlines()[2] == (  # a per-level model beside the paper's per-σ RED30 (Table 2)
+        "| bsd68 | 30 | no | **28.60 / 0.8000** | 18.97 / 0.3347 | 27.95 / 0.8019 | +0.65 | — | 28.40 | +0.20 |")
+
+    chosen = registered(SIGMA25.name, "--reference", "", manifest=manifest)
+    assert chosen.stdout.splitlines()[0].endswith(f"| Δ paper |  | {BLIND.name} | Δ {BLIND.name} |")
+    assert registered(SIGMA25.name, "a.json", manifest=manifest).returncode == 2  # one source only
+    assert "unknown model 'nope'" in registered("nope", manifest=manifest).stderr
+
+
+def test_every_shipped_models_card_table_is_what_its_registry_records_say() -> None:
+    card = (ROOT / "weights" / "README.md").read_text(encoding="utf-8")
+    for entry in load_registry():
+        assert all(record.baseline_psnr is not None for record in entry.metrics), entry.name
+        table = registered(entry.name)
+        assert table.returncode == 0, table.stderr
+        assert table.stdout in card, f"weights/README.md: the table of {entry.name} differs from its manifest records"

@@ -33,16 +33,17 @@ def test_a_model_registered_again_is_replaced_not_repeated() -> None:
     assert [m["name"] for m in models] == ["blind", "s50"] and models[1]["sha256"] == "new"
 
 
-def test_only_the_named_models_benchmark_records_are_kept_and_rounded(tmp_path: Path) -> None:
+def test_only_the_named_models_benchmark_records_are_kept_rounded_with_their_input_score(tmp_path: Path) -> None:
     def result(model: str, psnr: float) -> dict:
         return {"dataset": "set12", "task": "denoise", "scale": None, "sigma": 30.0, "ensemble": False,
-                "psnr": psnr, "ssim": 0.812345, "model": model, "images": 12}
+                "psnr": psnr, "ssim": 0.812345, "model": model, "images": 12, "baseline_psnr": 18.8249,
+                "baseline_ssim": 0.312249, "paper_psnr": 29.09}
 
     bench = tmp_path / "bench.json"
     bench.write_text(json.dumps({"results": [result("s30", 28.6476), result("bicubic", 20.0)]}))
     assert register_weights.bench_metrics([bench], "s30") == [
         {"dataset": "set12", "task": "denoise", "scale": None, "sigma": 30.0, "ensemble": False,
-         "psnr": 28.65, "ssim": 0.8123}]
+         "psnr": 28.65, "ssim": 0.8123, "baseline_psnr": 18.82, "baseline_ssim": 0.3122}]
 
 
 def entry(sha256: str, recipe: str = "", metrics: list | None = None, description: str = "") -> dict:

@@ -124,6 +124,11 @@ def test_weights_meta_round_trips_through_metadata() -> None:
     assert WeightsMeta.from_metadata(BLIND.to_metadata(), "f") == BLIND
 
 
+def test_breadth_counts_levels_and_only_a_sigma_range_is_blind() -> None:
+    assert [(meta.breadth, meta.blind) for meta in (BLIND, SIGMA25, SR_MULTI, SR_X2)] == [
+        (75.0, True), (0.0, False), (3, False), (1, False)]
+
+
 def entries_for(*metas: WeightsMeta) -> tuple[ModelEntry, ...]:
     return parse_manifest(json.dumps({"models": [manifest_item(meta, meta.name.encode()) for meta in metas]}))
 
