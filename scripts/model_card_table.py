@@ -4,6 +4,7 @@ or from what the registry records.
     python scripts/model_card_table.py bench_set12.json bench_bsd68.json --reference DnCNN-B
     python scripts/model_card_table.py s30_*.json --reference DnCNN-S --against red30-denoise-blind
     python scripts/model_card_table.py --registered red30-denoise-s30
+    python scripts/model_card_table.py --own-levels sr
 
 One Markdown row per result: set, level (σ or ×scale), ensemble, the model's PSNR / SSIM, the
 noisy or bicubic input, the paper's number bench showed beside it, the difference, and a
@@ -16,6 +17,8 @@ Rows are sorted by set, ensemble, then level, so the card reads the same whateve
 keeps its input's score; the paper's number is looked up again), with the card's competitor and
 comparison by default: DnCNN-B for the blind denoiser, DnCNN-S for a per-level one, VDSR for
 upscalers, and the model of the same task covering the most levels for every other model of it.
+``--own-levels TASK`` prints the card's table of every per-level (per-scale) model of a task at its
+own level beside that widest model.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pathlib import Path
 
 from redcli.errors import RedcliError
 from redcli.paper import paper_score
-from redcli.registry import ModelEntry, get_entry, load_registry
+from redcli.registry import TASKS, ModelEntry, get_entry, load_registry
 
 # Published PSNR (dB) of other methods, as ../shared/REFERENCE.md lists them: name -> set -> level -> PSNR.
 REFERENCES: dict[str, dict[str, dict[float, float]]] = {
@@ -50,32 +53,47 @@ def against_cells(result: dict, other: ModelEntry) -> list[str]:
     return [f"{record.psnr:.2f}", f"{result['psnr'] - record.psnr:+.2f}"]
 
 
+def table(header: list[str], body: list[list[str]]) -> list[str]:
+    """A Markdown table's lines."""
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *map(line, body)]
+
+
+def set_rank(dataset: str) -> tuple[int, str]:
+    """Where a set's rows go: the known sets in ``SET_ORDER``, then any other by name."""
+    return (SET_ORDER.index(dataset) if dataset in SET_ORDER else len(SET_ORDER)), dataset
+
+
+def level_of(result: dict) -> float:
+    return result["sigma"] if result["task"] == "denoise" else result["scale"]
+
+
+def shown_level(result: dict) -> str:
+    return f"{result['sigma']:g}" if result["task"] == "denoise" else f"×{result['scale']}"
+
+
+def paper_cells(result: dict, reference: str, *, with_ssim: bool = True) -> list[str]:
+    """The paper's PSNR (and SSIM), the difference to it, and the competitor's published PSNR."""
+    paper = result.get("paper_psnr")
+    published = REFERENCES.get(reference, {}).get(result["dataset"], {}).get(level_of(result))
+    shown = score(paper, result.get("paper_ssim")) if with_ssim or paper is None else f"{paper:.2f}"
+    return [shown, "—" if paper is None else f"{result['psnr'] - paper:+.2f}",
+            "—" if published is None else f"{published:.2f}"]
+
+
 def rows(results: list[dict], reference: str, against: ModelEntry | None = None) -> list[str]:
     """The table's lines (header included) for ``redcli bench --json`` result records."""
-    model = results[0]["model"]
-    task = results[0]["task"]
-    level_name, input_name = ("σ", "noisy input") if task == "denoise" else ("scale", "bicubic")
+    level_name, input_name = ("σ", "noisy input") if results[0]["task"] == "denoise" else ("scale", "bicubic")
     extra = [] if against is None else [against.name, f"Δ {against.name}"]
-    header = ["set", level_name, "ensemble", model, input_name, "paper", "Δ paper", reference, *extra]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-
-    def order(r: dict) -> tuple:
-        known = SET_ORDER.index(r["dataset"]) if r["dataset"] in SET_ORDER else len(SET_ORDER)
-        return known, r["dataset"], r["ensemble"], r["sigma"] or r["scale"]
-
-    for r in sorted(results, key=order):
-        level = r["sigma"] if task == "denoise" else r["scale"]
-        shown_level = f"{level:g}" if task == "denoise" else f"×{level}"
-        paper = r.get("paper_psnr")
-        delta = "—" if paper is None else f"{r['psnr'] - paper:+.2f}"
-        published = REFERENCES.get(reference, {}).get(r["dataset"], {}).get(level)
-        cells = [r["dataset"], shown_level, "×8" if r["ensemble"] else "no", f"**{score(r['psnr'], r['ssim'])}**",
-                 score(r["baseline_psnr"], r["baseline_ssim"]), score(paper, r.get("paper_ssim")), delta,
-                 "—" if published is None else f"{published:.2f}"]
-        if against is not None:
-            cells += against_cells(r, against)
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+    header = ["set", level_name, "ensemble", results[0]["model"], input_name, "paper", "Δ paper", reference, *extra]
+    body = []
+    for r in sorted(results, key=lambda r: (set_rank(r["dataset"]), r["ensemble"], level_of(r))):
+        cells = [r["dataset"], shown_level(r), "×8" if r["ensemble"] else "no", f"**{score(r['psnr'], r['ssim'])}**",
+                 score(r["baseline_psnr"], r["baseline_ssim"]), *paper_cells(r, reference)]
+        body.append(cells + (against_cells(r, against) if against is not None else []))
+    return table(header, body)
 
 
 def registered_results(entry: ModelEntry) -> list[dict]:
@@ -99,17 +117,43 @@ def card_comparisons(entry: ModelEntry) -> tuple[str, ModelEntry | None]:
     return reference, None if widest.meta.breadth == entry.meta.breadth else widest
 
 
+def own_level_rows(task: str) -> list[str]:
+    """The card's table of every per-level (per-scale) model of ``task`` at its own level beside
+    the model covering the most levels: one row per set and level, the ensemble's PSNR alongside."""
+    models = [e for e in load_registry() if e.meta.task == task]
+    widest = max(models, key=lambda e: e.meta.breadth)
+    body = []
+    for entry in (e for e in models if e.meta.breadth < widest.meta.breadth):
+        reference = card_comparisons(entry)[0]
+        for r in registered_results(entry):
+            if r["ensemble"] or not entry.meta.covers(level_of(r)):
+                continue
+            ensemble = entry.metric(r["dataset"], scale=r["scale"], sigma=r["sigma"], ensemble=True)
+            cells = [r["dataset"], shown_level(r), entry.name, f"**{score(r['psnr'], r['ssim'])}**",
+                     "—" if ensemble is None else f"{ensemble.psnr:.2f}", *against_cells(r, widest)]
+            body.append((set_rank(r["dataset"]), level_of(r), cells + paper_cells(r, reference, with_ssim=False)))
+    level_name = "σ" if task == "denoise" else "scale"
+    header = ["set", level_name, "model", "PSNR / SSIM", "×8 ensemble", widest.name, "Δ", "paper", "Δ paper", reference]
+    return table(header, [cells for *_, cells in sorted(body, key=lambda row: row[:2])])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bench", type=Path, nargs="*", help="redcli bench --json outputs of one model")
     parser.add_argument("--registered", metavar="NAME", help="a shipped model's recorded results instead")
+    parser.add_argument("--own-levels", choices=TASKS, help="every per-level model of a task at its own level")
     parser.add_argument("--reference", choices=["", *REFERENCES], help="competitor column")
     parser.add_argument("--against", metavar="NAME", help="registered model whose recorded PSNR to show beside")
     args = parser.parse_args()
-    if bool(args.bench) == bool(args.registered):
-        parser.error("give either bench outputs or --registered NAME")
+    if [bool(args.bench), bool(args.registered), bool(args.own_levels)].count(True) != 1:
+        parser.error("give one of: bench outputs, --registered NAME, --own-levels TASK")
     try:
         reference, against = args.reference or "", get_entry(args.against) if args.against else None
+        if args.own_levels:
+            if not any(e.meta.task == args.own_levels for e in load_registry()):
+                parser.error(f"no {args.own_levels} model is registered")
+            print("\n".join(own_level_rows(args.own_levels)))
+            return
         if args.registered:
             entry = get_entry(args.registered)
             card_reference, card_against = card_comparisons(entry)

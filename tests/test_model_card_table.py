@@ -75,9 +75,12 @@ def registered(name: str, *options: str, manifest: Path | None = None) -> subpro
 def test_registered_builds_the_table_from_the_manifest_with_the_cards_comparisons(tmp_path: Path) -> None:
     manifest, _ = make_zoo(tmp_path / "zoo", tmp_path / "weights", [BLIND, SIGMA25])
     zoo = json.loads(manifest.read_text())
-    zoo["models"][1]["metrics"] = [{"dataset": "bsd68", "task": "denoise", "scale": None, "sigma": 30.0,
-                                    "ensemble": False, "psnr": 28.6, "ssim": 0.8, "baseline_psnr": 18.97,
-                                    "baseline_ssim": 0.3347}]
+    bsd68 = {"dataset": "bsd68", "task": "denoise", "scale": None}
+    zoo["models"][1]["metrics"] = [
+        {**bsd68, "sigma": 30.0, "ensemble": False, "psnr": 28.6, "ssim": 0.8, "baseline_psnr": 18.97,
+         "baseline_ssim": 0.3347},
+        {**bsd68, "sigma": 25.0, "ensemble": False, "psnr": 29.0, "ssim": 0.81},
+        {**bsd68, "sigma": 25.0, "ensemble": True, "psnr": 29.1, "ssim": 0.82}]
     manifest.write_text(json.dumps(zoo))
 
     blind = registered(BLIND.name, manifest=manifest)  # the zoo's records keep no input score
@@ -89,19 +92,31 @@ def test_registered_builds_the_table_from_the_manifest_with_the_cards_comparison
     level = registered(SIGMA25.name, manifest=manifest)
     assert level.returncode == 0, level.stderr
     assert level.stdout.splitlines()[0].endswith(f"| DnCNN-S | {BLIND.name} | Δ {BLIND.name} |")
-    assert level.stdout.splitlines()[2] == (  # a per-level model beside the paper's per-σ RED30 (Table 2)
-        "| bsd68 | 30 | no | **28.60 / 0.8000** | 18.97 / 0.3347 | 27.95 / 0.8019 | +0.65 | — | 28.40 | +0.20 |")
+    assert level.stdout.splitlines()[2:] == [  # a per-level model beside the paper's per-σ RED30 (Table 2)
+        "| bsd68 | 25 | no | **29.00 / 0.8100** | — | — | — | 29.23 | — | — |",
+        "| bsd68 | 30 | no | **28.60 / 0.8000** | 18.97 / 0.3347 | 27.95 / 0.8019 | +0.65 | — | 28.40 | +0.20 |",
+        "| bsd68 | 25 | ×8 | **29.10 / 0.8200** | — | — | — | 29.23 | — | — |"]
 
     chosen = registered(SIGMA25.name, "--reference", "", manifest=manifest)
     assert chosen.stdout.splitlines()[0].endswith(f"| Δ paper |  | {BLIND.name} | Δ {BLIND.name} |")
     assert registered(SIGMA25.name, "a.json", manifest=manifest).returncode == 2  # one source only
+
+    own = subprocess.run([sys.executable, str(SCRIPT), "--own-levels", "denoise"], capture_output=True, text=True,
+                         env={**os.environ, "REDCLI_MANIFEST": str(manifest)})
+    assert own.returncode == 0, own.stderr
+    assert own.stdout.splitlines()[0].endswith(f"| ×8 ensemble | {BLIND.name} | Δ | paper | Δ paper | DnCNN-S |")
+    assert own.stdout.splitlines()[2:] == [  # only σ 25 (its own level, its ensemble beside); no blind model row
+        f"| bsd68 | 25 | {SIGMA25.name} | **29.00 / 0.8100** | 29.10 | — | — | — | — | 29.23 |"]
     assert "unknown model 'nope'" in registered("nope", manifest=manifest).stderr
 
 
-def test_every_shipped_models_card_table_is_what_its_registry_records_say() -> None:
+def test_every_card_table_is_what_the_registry_records_say() -> None:
     card = (ROOT / "weights" / "README.md").read_text(encoding="utf-8")
     for entry in load_registry():
         assert all(record.baseline_psnr is not None for record in entry.metrics), entry.name
         table = registered(entry.name)
         assert table.returncode == 0, table.stderr
         assert table.stdout in card, f"weights/README.md: the table of {entry.name} differs from its manifest records"
+    for task in ("denoise", "sr"):
+        own = subprocess.run([sys.executable, str(SCRIPT), "--own-levels", task], capture_output=True, text=True)
+        assert own.returncode == 0 and own.stdout in card, f"weights/README.md: the {task} own-level table differs"
