@@ -5,6 +5,7 @@ or from what the registry records.
     python scripts/model_card_table.py s30_*.json --reference DnCNN-S --against red30-denoise-blind
     python scripts/model_card_table.py --registered red30-denoise-s30
     python scripts/model_card_table.py --own-levels sr
+    python scripts/model_card_table.py --refresh weights/README.md
 
 One Markdown row per result: set, level (σ or ×scale), ensemble, the model's PSNR / SSIM, the
 noisy or bicubic input, the paper's number bench showed beside it, the difference, and a
@@ -18,7 +19,8 @@ keeps its input's score; the paper's number is looked up again), with the card's
 comparison by default: DnCNN-B for the blind denoiser, DnCNN-S for a per-level one, VDSR for
 upscalers, and the model of the same task covering the most levels for every other model of it.
 ``--own-levels TASK`` prints the card's table of every per-level (per-scale) model of a task at its
-own level beside that widest model.
+own level beside that widest model. ``--refresh weights/README.md`` rewrites all of those tables in
+the card from the manifest (after ``scripts/register_weights.py``), finding each by its header line.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
+from redcli.atomic import atomic_output
 from redcli.errors import RedcliError
 from redcli.paper import paper_score
 from redcli.registry import TASKS, ModelEntry, get_entry, load_registry
@@ -137,17 +141,58 @@ def own_level_rows(task: str) -> list[str]:
     return table(header, [cells for *_, cells in sorted(body, key=lambda row: row[:2])])
 
 
+def registered_tables() -> list[list[str]]:
+    """Every table the card prints from the registry: one per model with records, then the own-level
+    table of each task that has per-level (per-scale) models."""
+    entries = load_registry()
+    tables = []
+    for entry in (e for e in entries if e.metrics):
+        reference, against = card_comparisons(entry)
+        tables.append(rows(registered_results(entry), reference, against))
+    for task in TASKS:
+        breadths = {e.meta.breadth for e in entries if e.meta.task == task}
+        if len(breadths) > 1:
+            tables.append(own_level_rows(task))
+    return tables
+
+
+def refreshed_card(card: str) -> tuple[str, list[str]]:
+    """``card`` with each registry table replaced by its current rows (a table is found by its
+    header line), and the headers of the tables it does not hold."""
+    lines = card.split("\n")
+    missing = []
+    for new in registered_tables():
+        if new[0] not in lines:
+            missing.append(new[0])
+            continue
+        start = lines.index(new[0])
+        end = start
+        while end < len(lines) and lines[end].startswith("|"):
+            end += 1
+        lines[start:end] = new
+    return "\n".join(lines), missing
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bench", type=Path, nargs="*", help="redcli bench --json outputs of one model")
     parser.add_argument("--registered", metavar="NAME", help="a shipped model's recorded results instead")
     parser.add_argument("--own-levels", choices=TASKS, help="every per-level model of a task at its own level")
+    parser.add_argument("--refresh", type=Path, metavar="CARD",
+                        help="rewrite every registry table in CARD (weights/README.md) from the manifest")
     parser.add_argument("--reference", choices=["", *REFERENCES], help="competitor column")
     parser.add_argument("--against", metavar="NAME", help="registered model whose recorded PSNR to show beside")
     args = parser.parse_args()
-    if [bool(args.bench), bool(args.registered), bool(args.own_levels)].count(True) != 1:
-        parser.error("give one of: bench outputs, --registered NAME, --own-levels TASK")
+    if [bool(args.bench), bool(args.registered), bool(args.own_levels), bool(args.refresh)].count(True) != 1:
+        parser.error("give one of: bench outputs, --registered NAME, --own-levels TASK, --refresh CARD")
     try:
+        if args.refresh:
+            card, missing = refreshed_card(args.refresh.read_text(encoding="utf-8"))
+            with atomic_output(args.refresh) as temporary:
+                temporary.write_text(card, encoding="utf-8")
+            for header in missing:
+                print(f"{args.refresh}: no table with the header {header}; add it by hand", file=sys.stderr)
+            return
         reference, against = args.reference or "", get_entry(args.against) if args.against else None
         if args.own_levels:
             if not any(e.meta.task == args.own_levels for e in load_registry()):
@@ -160,6 +205,8 @@ def main() -> None:
             reference = card_reference if args.reference is None else reference
             against = against or card_against
             results = registered_results(entry)
+            if not results:
+                parser.error(f"{entry.name} has no benchmark records in the manifest")
         else:
             results = [r for path in args.bench for r in json.loads(path.read_text())["results"]]
     except RedcliError as exc:

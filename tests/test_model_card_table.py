@@ -110,13 +110,33 @@ def test_registered_builds_the_table_from_the_manifest_with_the_cards_comparison
     assert "unknown model 'nope'" in registered("nope", manifest=manifest).stderr
 
 
-def test_every_card_table_is_what_the_registry_records_say() -> None:
-    card = (ROOT / "weights" / "README.md").read_text(encoding="utf-8")
-    for entry in load_registry():
-        assert all(record.baseline_psnr is not None for record in entry.metrics), entry.name
-        table = registered(entry.name)
-        assert table.returncode == 0, table.stderr
-        assert table.stdout in card, f"weights/README.md: the table of {entry.name} differs from its manifest records"
-    for task in ("denoise", "sr"):
-        own = subprocess.run([sys.executable, str(SCRIPT), "--own-levels", task], capture_output=True, text=True)
-        assert own.returncode == 0 and own.stdout in card, f"weights/README.md: the {task} own-level table differs"
+def refresh(card: Path, manifest: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REDCLI_MANIFEST": str(manifest)} if manifest else None
+    return subprocess.run([sys.executable, str(SCRIPT), "--refresh", str(card)], capture_output=True, text=True,
+                          env=env)
+
+
+def test_refresh_rewrites_the_registry_tables_in_place_and_names_the_missing_ones(tmp_path: Path) -> None:
+    manifest, _ = make_zoo(tmp_path / "zoo", tmp_path / "weights", [BLIND, SIGMA25])
+    current = registered(BLIND.name, manifest=manifest).stdout.splitlines()
+    stale = current[:2] + [current[2].replace("28.40", "27.00"), "| bsd68 | 99 | no | a dropped row |"]
+    card = tmp_path / "README.md"
+    card.write_text("# zoo\n\n" + "\n".join(stale) + "\n\nAfter the table.\n", encoding="utf-8")
+
+    done = refresh(card, manifest)
+    assert done.returncode == 0, done.stderr
+    assert card.read_text(encoding="utf-8") == "# zoo\n\n" + "\n".join(current) + "\n\nAfter the table.\n"
+    assert done.stderr.count("no table with the header") == 1  # the own-level one (SIGMA25 has no records)
+    assert "| model | PSNR / SSIM | ×8 ensemble |" in done.stderr
+    assert "no benchmark records" in registered(SIGMA25.name, manifest=manifest).stderr
+
+
+def test_every_card_table_is_what_the_registry_records_say(tmp_path: Path) -> None:
+    card = ROOT / "weights" / "README.md"
+    assert all(record.baseline_psnr is not None for entry in load_registry() for record in entry.metrics)
+    copy = tmp_path / "README.md"
+    copy.write_text(card.read_text(encoding="utf-8"), encoding="utf-8")
+    done = refresh(copy)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert copy.read_text(encoding="utf-8") == card.read_text(encoding="utf-8"), (
+        "weights/README.md differs from the manifest: run scripts/model_card_table.py --refresh weights/README.md")
