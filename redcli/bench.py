@@ -33,7 +33,7 @@ import torch
 
 from redcli import datasets
 from redcli.degrade import add_gaussian_noise, bicubic_lr, bicubic_up, noise_seed
-from redcli.devices import configure_cpu_threads, resolve_device, resolve_precision
+from redcli.devices import configure_cpu_threads, resolve_device, resolve_precision, synchronize
 from redcli.errors import ModelError, UsageError
 from redcli.hub import load_named_or_path
 from redcli.metrics import score_denoise, score_sr
@@ -569,7 +569,7 @@ def _timed_restore(net: REDNet, image: np.ndarray, options: RestoreOptions) -> t
     device = torch.device(options.device)
     cuda = device.type == "cuda"
     if cuda:
-        _synchronize(device)
+        synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
     else:
@@ -617,16 +617,9 @@ def _matmul_peak(device: torch.device, precision: str, n: int, step: OnStep) -> 
 
 
 def _timed_matmul(a: torch.Tensor, b: torch.Tensor) -> float:
-    _synchronize(a.device)
+    synchronize(a.device)
     start = time.perf_counter()
     torch.matmul(a, b)
-    _synchronize(a.device)
+    synchronize(a.device)
     return time.perf_counter() - start
 
-
-def _synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work (kernels run asynchronously on CUDA and MPS)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()

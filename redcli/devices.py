@@ -87,6 +87,22 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if key == "bf16" else torch.float16
 
 
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX) for oneDNN's bf16 convolutions.
+
+    Without it PyTorch emulates bf16 on the CPU, slower than float32.
+    """
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work (kernels run asynchronously on CUDA and MPS); a no-op on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def autocast_context(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager[object]:
     """``torch.autocast`` to ``dtype`` on CUDA; a no-op context for ``None`` or other devices."""
     if dtype is None or device.type != "cuda":

@@ -1,4 +1,4 @@
-"""``redcli bench``: options, JSON/CSV/PNG outputs, --check exit codes, --speed records."""
+"""``redcli bench``: options, JSON/CSV/PNG outputs, --check exit codes, --speed and --train-speed records."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from redcli.cli.app import app
+from redcli.train_speed import trainable_precisions
 from test_bench import write_folder
 from zoo import BLIND, manifest_item, write_weights
 
@@ -42,7 +44,7 @@ def register_blind(folder: Path, monkeypatch: pytest.MonkeyPatch, metrics: list[
 
 def test_needs_a_dataset_or_speed() -> None:
     result = invoke()
-    assert result.exit_code == 2 and "--dataset" in result.stderr
+    assert result.exit_code == 2 and "--dataset" in result.stderr and "--train-speed" in result.stderr
 
 
 def test_bad_lists_and_task_are_usage_errors(folder: Path) -> None:
@@ -114,3 +116,24 @@ def test_speed_json_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         ("throughput", 16, 16), ("memory", 16, 16), ("memory", 32, 16)]
     assert document["matmul"][0]["precision"] == "fp32" and document["model"] == BLIND.name
     assert "speed" in result.stderr  # the table, on stderr with --json
+
+
+def test_train_speed_times_the_models_architecture_per_precision(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    weights = register_blind(tmp_path / "zoo", monkeypatch, [])
+    result = invoke("--train-speed", "-m", str(weights), "--device", "cpu", "--json")
+    assert result.exit_code == 0, result.stderr
+    records = json.loads(result.stdout)["train_speed"]
+    assert [r["precision"] for r in records] == list(trainable_precisions(torch.device("cpu")))
+    assert {(r["arch"], r["batch"], r["patch"], r["device"]) for r in records} == {(BLIND.arch.label, 16, 50, "cpu")}
+    assert records[0]["speedup"] == 1.0 and all(r["patches_per_s"] > 0 for r in records)
+    assert "training speed" in result.stderr  # the table, on stderr with --json
+    fp32_only = json.loads(invoke("--train-speed", "-m", str(weights), "--device", "cpu", "--precision", "fp32",
+                                  "--json").stdout)["train_speed"]
+    assert [r["precision"] for r in fp32_only] == ["fp32"]
+
+
+@pytest.mark.parametrize("args", [["--precision", "fp16"], ["--model", "bicubic"]])
+def test_train_speed_usage_errors(args: list[str]) -> None:
+    result = invoke("--train-speed", "--device", "cpu", *args)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

@@ -24,9 +24,12 @@ from typer.testing import CliRunner
 from redcli.atomic import is_temporary
 from redcli.checkpoint import load_checkpoint
 from redcli.cli.app import app
-from redcli.errors import TrainingError, UsageError
+from redcli.devices import cpu_supports_bf16
+from redcli.errors import DeviceError, TrainingError, UsageError
 from redcli.hub import load_model
 from redcli.train import TrainConfig, TrainProgress, initial_model, train
+
+needs_cpu_bf16 = pytest.mark.skipif(not cpu_supports_bf16(), reason="this CPU has no native bf16 (AVX512-BF16 or AMX)")
 
 TINY = ["--depth", "4", "--width", "8", "--patch", "16", "--batch", "4", "--val-count", "1", "--val-crop", "32",
         "--device", "cpu"]
@@ -78,7 +81,8 @@ def test_a_tiny_model_learns_to_denoise(tmp_path: Path, folder: Path) -> None:
 
 
 @pytest.mark.parametrize("degradation", [dict(sigmas=(), sigma_range=(0.0, 50.0)),
-                                         dict(task="sr", sigmas=(), scales=(2, 3))])
+                                         dict(task="sr", sigmas=(), scales=(2, 3)),
+                                         pytest.param(dict(precision="bf16"), marks=needs_cpu_bf16, id="bf16")])
 def test_resume_continues_exactly(tmp_path: Path, folder: Path, degradation: dict[str, Any]) -> None:
     settings = dict(schedule="cosine", ema=0.9, clip=0.5, **degradation)
     train(tiny(tmp_path / "straight", folder, **settings))
@@ -100,6 +104,28 @@ def test_resume_continues_exactly(tmp_path: Path, folder: Path, degradation: dic
         assert all(torch.equal(v, resumed["optimizer"]["state"][index][k]) for k, v in moments.items())
     assert straight["scheduler"]["last_epoch"] == resumed["scheduler"]["last_epoch"] == 12
     assert straight["best_psnr"] == resumed["best_psnr"]
+
+
+@needs_cpu_bf16
+def test_bf16_on_the_cpu_trains_in_bf16_and_learns_as_well(tmp_path: Path, folder: Path) -> None:
+    settings = dict(steps=300, batch=8, log_every=25, val_every=300, ckpt_every=300)
+    fp32 = train(tiny(tmp_path / "fp32", folder, **settings))
+    bf16 = train(tiny(tmp_path / "bf16", folder, precision="bf16", **settings))
+    assert bf16.val_psnr is not None and fp32.val_psnr is not None and bf16.input_psnr is not None
+    assert bf16.val_psnr > bf16.input_psnr + 4 and abs(bf16.val_psnr - fp32.val_psnr) < 0.5
+    weights = {name: load_model(result.model_path)[0].state_dict() for name, result in (("fp32", fp32), ("bf16", bf16))}
+    assert all(v.dtype == torch.float32 for v in weights["bf16"].values())  # master weights and export stay fp32
+    assert not all(torch.equal(v, weights["bf16"][k]) for k, v in weights["fp32"].items())  # autocast took effect
+
+
+def test_bf16_on_a_cpu_without_it_is_a_usage_error(tmp_path: Path, folder: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("redcli.train.cpu_supports_bf16", lambda: False)
+    with pytest.raises(UsageError, match="bf16 on the CPU needs native bf16 instructions"):
+        train(tiny(tmp_path / "run", folder, precision="bf16"))
+    with pytest.raises(DeviceError, match="fp16 is CUDA-only"):
+        train(tiny(tmp_path / "run", folder, precision="fp16"))
+    assert not (tmp_path / "run").exists()
 
 
 def test_export_loads_as_a_model_with_its_metadata(tmp_path: Path, folder: Path) -> None:

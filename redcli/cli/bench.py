@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from redcli.bench import CheckOutcome, ImageEvent, ImageScore, QualityResult, SpeedReport
+    from redcli.train_speed import TrainSpeedRecord
     from redcli.paper import PaperScore
 
 PER_IMAGE_COLUMNS = ("dataset", "image", "model", "ensemble", "scale", "sigma", "psnr", "ssim",
@@ -46,7 +47,9 @@ BENCH_HELP = (
     "SR sets run ×2, ×3, ×4 on Y with a border of `scale` pixels; denoising sets add Gaussian noise with a "
     "fixed seed per image and score the grey image (colour folders: their luma). With no --model the "
     "registry's model for each scale or σ is used; `--model bicubic` is the SR baseline. --speed times the "
-    "model per tile size and precision (with --tile N: that tile only) against the device's matmul peak.\n\n"
+    "model per tile size and precision (with --tile N: that tile only) against the device's matmul peak; "
+    "--train-speed times the training step in fp32 and in bf16 where the device trains in it (CUDA, or a CPU "
+    "with native bf16), with the speed-up over fp32 measured in the same run.\n\n"
     "Exit status: 0 ok, 1 a --check failed (or an error), 2 usage error."
 )
 
@@ -54,7 +57,8 @@ BENCH_HELP = (
 @app.command(help=BENCH_HELP, epilog="Examples:\n\n  redcli bench --dataset bsd100\n\n"
              "  redcli bench --dataset set5,set14 --model bicubic\n\n"
              "  redcli bench --dataset set12 --sigma 10,30,50,70 --ensemble --json\n\n"
-             "  redcli bench --speed")
+             "  redcli bench --speed\n\n"
+             "  redcli bench --train-speed --device cpu")
 @error_boundary
 def bench(
     dataset: DatasetOption = None,
@@ -78,6 +82,9 @@ def bench(
                                              "with --check.")] = 0.05,
     speed: Annotated[bool, typer.Option("--speed", help="Measure throughput, FLOP efficiency and peak memory "
                                         "instead of (or besides) quality.")] = False,
+    train_speed: Annotated[bool, typer.Option("--train-speed", help="Time the training step (batch 16, 50×50 "
+                                              "patches, the --model's architecture or RED30/w64) per precision, "
+                                              "with the speed-up over fp32.")] = False,
     size: Annotated[Optional[int], typer.Option("--size", min=16, help="--speed: side of the large image for "
                                                 "the memory rows (default 1024 on CPU, 4096 on CUDA).")] = None,
     tile: TileOption = "auto",
@@ -88,8 +95,9 @@ def bench(
 ) -> None:
     """Benchmark quality or speed (help text: :data:`BENCH_HELP`)."""
     names = _split_names(dataset or [])
-    if not names and not speed:
-        raise UsageError("give --dataset NAME (set5, set14, bsd100, set12, bsd68 or a folder) or --speed")
+    if not names and not speed and not train_speed:
+        raise UsageError("give --dataset NAME (set5, set14, bsd100, set12, bsd68 or a folder), --speed or "
+                         "--train-speed")
     if task is not None and task not in ("sr", "denoise"):
         raise UsageError(f"--task must be sr or denoise, got {task!r}")
     console = _table_console(json, quiet)
@@ -111,6 +119,11 @@ def bench(
         if console is not None:
             _print_speed(console, report)
         document.update(report.to_json())
+    if train_speed:
+        records = _run_train_speed(model, device=device, precision=precision, quiet=quiet)
+        if console is not None:
+            _print_train_speed(console, records)
+        document["train_speed"] = [r.to_json() for r in records]
     if json:
         emit_json(document)
     raise typer.Exit(EXIT_FAILED if failed else 0)
@@ -330,4 +343,32 @@ def _print_speed(console: "Console", report: "SpeedReport") -> None:
         memory = "—" if r.peak_mem_mb is None else f"{r.peak_mem_mb:.0f} MiB"
         table.add_row(r.kind, f"{r.size}²", str(r.tile), r.precision, f"{r.mpix_per_s:.3f}",
                       f"{r.flop_fraction:.0%}", memory)
+    console.print(table)
+
+
+def _run_train_speed(model: str | None, *, device: str, precision: str, quiet: bool) -> "list[TrainSpeedRecord]":
+    """fp32 and every precision the device trains in (``--precision P``: fp32 and P)."""
+    from redcli.hub import load_named_or_path
+    from redcli.registry import Architecture
+    from redcli.train_speed import run_train_speed
+
+    if model is not None and model.lower() == "bicubic":
+        raise UsageError("bicubic is not trained; pass a model name or weights file, or no --model for RED30/w64")
+    arch = Architecture(30, 64, 1) if model is None else load_named_or_path(model)[1].arch
+    precisions = None if precision == "auto" else tuple(dict.fromkeys(("fp32", precision)))
+    return run_train_speed(arch, device=device, precisions=precisions,
+                           on_step=lambda text: info_line(f"bench: {text}", quiet=quiet))
+
+
+def _print_train_speed(console: "Console", records: "list[TrainSpeedRecord]") -> None:
+    from rich.table import Table
+
+    first = records[0]
+    table = Table(title=f"training speed — {first.arch}, batch {first.batch}, {first.patch}×{first.patch} patches, "
+                  f"on {first.device}", caption=f"best of {first.steps} steps after warm-up, each precision "
+                  "in this run; weights, optimiser and loss stay fp32.", title_justify="left")
+    for header in ("precision", "patches/s", "× fp32"):
+        table.add_column(header, justify="right")
+    for r in records:
+        table.add_row(r.precision, f"{r.patches_per_s:.1f}", f"{r.speedup:.2f}")
     console.print(table)

@@ -16,7 +16,7 @@ import typer
 
 from redcli.cli.app import app
 from redcli.cli.common import EXIT_INTERRUPTED, emit_json, error_boundary, escape, info_line, stderr, warning_line
-from redcli.cli.options import DeviceOption, JsonOption, PrecisionOption, QuietOption
+from redcli.cli.options import DeviceOption, JsonOption, QuietOption, TrainPrecisionOption
 from redcli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def train(
     log_every: Annotated[int, typer.Option("--log-every", help="Log the mean loss every N steps.")] = 50,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its checkpoint.")] = False,
     device: DeviceOption = "auto",
-    precision: PrecisionOption = "auto",
+    precision: TrainPrecisionOption = "auto",
     compile_model: Annotated[bool, typer.Option("--compile", help="torch.compile the model (faster on GPUs).")] = False,
     zero_init: Annotated[bool, typer.Option(
         "--zero-init/--xavier-init", help="Zero the last layer so training starts from the identity map, or keep "
