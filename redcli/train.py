@@ -8,10 +8,10 @@ grey / Y patches with the 8 flips/rotations (:mod:`redcli.patches`). Options: a 
 step learning-rate schedule, gradient-norm clipping, an exponential moving average (EMA) of
 the weights (used for validation and export; its decay ramps up as ``min(ema, (1+t)/(10+t))``),
 bf16 autocast and channels-last on CUDA (and on CPUs with native bf16, when asked for),
-``torch.compile``. Fine-tuning: ``init`` starts a new
-run from existing weights of the same architecture (e.g. a per-level denoiser from the blind one)
-and draws its patches from a stream of its own (derived from those weights), so that continuing a
-model with the same seed does not replay the patches it was trained on.
+``torch.compile``. Fine-tuning: ``init`` starts a new run from existing weights of the same
+architecture (e.g. a per-level denoiser from the blind one) and draws its patches from a stream of
+its own (derived from those weights), so that continuing a model with the same seed does not
+replay the patches it was trained on.
 
 Files written in ``config.out`` (by rank 0 only):
 
@@ -656,16 +656,19 @@ def training_autocast(precision: str, device: torch.device) -> torch.dtype | Non
     """The training step's autocast dtype: None (fp32) unless bf16 applies.
 
     bf16 when asked for, or for ``auto`` on CUDA GPUs that support it. On a CPU with native bf16
-    (AVX512-BF16 or AMX) ``--precision bf16`` trains about twice as fast as fp32 there (with
-    channels-last; ``redcli bench --train-speed`` measures the ratio); ``auto`` stays fp32 on the CPU. Weights, optimiser state, loss and validation stay fp32 either way.
+    (AVX512-BF16 or AMX) ``--precision bf16`` trains about twice as fast as fp32 (with channels-last;
+    ``redcli bench --train-speed`` measures the ratio); ``auto`` stays fp32 on the CPU. Weights,
+    optimiser state, loss and validation stay fp32 either way. :class:`UsageError` for a precision
+    the device cannot train in.
     """
-    if device.type == "cpu" and precision.strip().lower() == "bf16":
+    key = precision.strip().lower()
+    if device.type == "cpu" and key == "bf16":
         if not cpu_supports_bf16():
             raise UsageError("training precision bf16 on the CPU needs native bf16 instructions (AVX512-BF16 "
                              "or AMX), which this CPU lacks; use fp32")
         return torch.bfloat16
     dtype = resolve_precision(precision, device)
-    if dtype is None or (dtype == torch.float16 and precision.strip().lower() == "auto"):
+    if dtype is None or (dtype == torch.float16 and key == "auto"):
         return None  # auto on a GPU without bf16: fp16 would need loss scaling, train in fp32
     if dtype == torch.bfloat16 and device.type == "cuda":
         return dtype

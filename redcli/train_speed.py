@@ -7,7 +7,7 @@
 Each precision times :func:`redcli.train.optimizer_step` (the step ``redcli train`` runs) on
 random patches with a fresh model and Adam, after warm-up steps, so the ratios compare like with
 like on the same machine at the same moment. Precisions that the device cannot train in are left
-out: on the CPU bf16 needs native bf16 instructions (:func:`redcli.devices.cpu_supports_bf16`).
+out (:func:`trainable_precisions`): on the CPU bf16 needs native bf16 instructions.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from redcli.devices import configure_cpu_threads, cpu_supports_bf16, resolve_device, synchronize
+from redcli.devices import configure_cpu_threads, resolve_device, synchronize
 from redcli.errors import UsageError
 from redcli.model import REDNet
 from redcli.registry import Architecture
@@ -44,10 +44,12 @@ class TrainSpeedRecord:
 
 
 def trainable_precisions(device: torch.device) -> tuple[str, ...]:
-    """fp32, then bf16 where this device trains in it (CUDA GPUs with bf16, CPUs with native bf16)."""
-    if device.type == "cuda":
-        return ("fp32", "bf16") if torch.cuda.is_bf16_supported() else ("fp32",)
-    return ("fp32", "bf16") if device.type == "cpu" and cpu_supports_bf16() else ("fp32",)
+    """fp32, then bf16 where :func:`redcli.train.training_autocast` accepts it on this device."""
+    try:
+        training_autocast("bf16", device)
+    except UsageError:
+        return ("fp32",)
+    return ("fp32", "bf16")
 
 
 def run_train_speed(arch: Architecture = Architecture(30, 64, 1), *, device: str = "auto",

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from redcli.bench import CheckOutcome, ImageEvent, ImageScore, QualityResult, SpeedReport
-    from redcli.train_speed import TrainSpeedRecord
     from redcli.paper import PaperScore
+    from redcli.train_speed import TrainSpeedRecord
 
 PER_IMAGE_COLUMNS = ("dataset", "image", "model", "ensemble", "scale", "sigma", "psnr", "ssim",
                      "baseline_psnr", "baseline_ssim")
