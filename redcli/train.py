@@ -350,6 +350,11 @@ class _Trainer:
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
+        # --resume may grow --steps, which stretches a cosine: take the current rate from this run's schedule,
+        # not the checkpoint's (a finished cosine would otherwise spend its first resumed step at rate 0)
+        current_lr = self.config.lr * lr_factor(self.config)(self.scheduler.last_epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = current_lr
         if self.ema is not None:
             self.ema.model.load_state_dict(checkpoint["ema"])
         restore_rng(checkpoint["rng"])
@@ -486,7 +491,7 @@ class _Trainer:
         if not self.info.is_main:
             return
         state, rate = self.state, self._rate()
-        info = TrainProgress(event, state.step, self.config.steps, state.loss, self.scheduler.get_last_lr()[0],
+        info = TrainProgress(event, state.step, self.config.steps, state.loss, self.optimizer.param_groups[0]["lr"],
                              rate * self.config.batch, (self.config.steps - state.step) / rate if rate > 0 else None,
                              state.val_psnr, state.best_psnr)
         self._log.write({"event": event, "step": state.step, **record, "lr": info.lr,

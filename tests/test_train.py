@@ -6,6 +6,7 @@ Everything trains tiny RED-Nets (depth 4, width 8) on tiny synthetic folders, on
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -172,6 +173,18 @@ def test_a_fine_tune_draws_patches_of_its_own(tmp_path: Path, folder: Path) -> N
     assert json.loads((tuned.out / "config.json").read_text())["patch_stream"] == streams[1]
     with pytest.raises(TrainingError, match="patch_stream"):
         train(replace(tuned, resume=True, steps=8, patch_stream=streams[1] + 1))
+
+
+def test_resuming_with_more_steps_stretches_the_cosine(tmp_path: Path, folder: Path) -> None:
+    """A finished cosine run (rate 0) resumed with a larger --steps continues at the stretched schedule's rate."""
+    config = tiny(tmp_path / "run", folder, steps=4, schedule="cosine", log_every=1)
+    train(config)
+    events: list[TrainProgress] = []
+    train(replace(config, resume=True, steps=8), progress=events.append)
+    rates = {e.step: e.lr for e in events if e.event in ("start", "log")}
+    assert sorted(rates) == [4, 5, 6, 7, 8]
+    for step, rate in rates.items():
+        assert rate == pytest.approx(config.lr * 0.5 * (1 + math.cos(math.pi * step / 8)), abs=1e-12)
 
 
 def test_fine_tuning_needs_the_same_architecture(tmp_path: Path, folder: Path) -> None:
