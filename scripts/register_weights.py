@@ -7,7 +7,9 @@
 The weights file must already be in ``weights/`` (its metadata name is set to ``--name``); its
 size, sha256, architecture and levels are read from the file itself, the metrics from
 ``redcli bench --json`` outputs (only the records of this model are kept, each with its noisy or
-bicubic input's score, rounded to 0.01 dB / 0.0001). A model registered again keeps its
+bicubic input's score, rounded to 0.01 dB / 0.0001). A record counts as this model's when it names
+the model, or names a weights file holding the same tensors (``redcli bench --model
+runs/x/best.safetensors`` run before the file was copied into ``weights/`` and renamed). A model registered again keeps its
 description unless a new one is given; new weights (another sha256) must come with their own
 ``--recipe`` and ``--bench`` numbers, so no entry is ever left without them.
 """
@@ -26,12 +28,33 @@ MANIFEST = Path(__file__).resolve().parents[1] / "weights" / "manifest.json"
 METRIC_KEYS = ("dataset", "task", "scale", "sigma", "ensemble", "psnr", "ssim", "baseline_psnr", "baseline_ssim")
 
 
-def bench_metrics(paths: list[Path], model: str) -> list[dict]:
-    """The benchmark records of ``model`` in every given ``redcli bench --json`` output, rounded."""
+def same_tensors(first: Path, second: Path) -> bool:
+    """Whether two safetensors files hold the same tensor names with equal values (metadata aside)."""
+    import torch
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(first)), load_file(str(second))
+    return a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
+
+
+def bench_metrics(paths: list[Path], model: str, weights: Path) -> list[dict]:
+    """The benchmark records of ``model`` in every given ``redcli bench --json`` output, rounded.
+
+    A record is ``model``'s when its ``model`` field is that name or the path (relative to the
+    working directory) of a weights file with the same tensors as ``weights``.
+    """
+    verdicts: dict[str, bool] = {model: True}
+
+    def is_this_model(benched: str) -> bool:
+        if benched not in verdicts:
+            path = Path(benched)
+            verdicts[benched] = path.suffix == ".safetensors" and path.is_file() and same_tensors(path, weights)
+        return verdicts[benched]
+
     records = []
     for path in paths:
         for result in json.loads(path.read_text())["results"]:
-            if result["model"] != model:
+            if not is_this_model(result["model"]):
                 continue
             record = {key: result[key] for key in METRIC_KEYS}
             for score in ("", "baseline_"):
@@ -97,7 +120,7 @@ def main() -> None:
         "arch": {"depth": meta.arch.depth, "width": meta.arch.width, "channels": meta.arch.channels},
         "sigma_range": list(meta.sigma_range) if meta.sigma_range else None, "scales": list(meta.scales),
         "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "num_params": meta.arch.num_params,
-        "metrics": bench_metrics(args.bench, args.name), "recipe": args.recipe, "license": args.license,
+        "metrics": bench_metrics(args.bench, args.name, args.weights), "recipe": args.recipe, "license": args.license,
         "description": args.description,
     }
     manifest = json.loads(MANIFEST.read_text())

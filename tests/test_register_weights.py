@@ -6,7 +6,11 @@ import importlib.util
 import json
 from pathlib import Path
 
+import dataclasses
+
 import pytest
+
+from zoo import BLIND, write_weights
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "register_weights.py"
 spec = importlib.util.spec_from_file_location("register_weights", SCRIPT)
@@ -41,9 +45,27 @@ def test_only_the_named_models_benchmark_records_are_kept_rounded_with_their_inp
 
     bench = tmp_path / "bench.json"
     bench.write_text(json.dumps({"results": [result("s30", 28.6476), result("bicubic", 20.0)]}))
-    assert register_weights.bench_metrics([bench], "s30") == [
+    assert register_weights.bench_metrics([bench], "s30", tmp_path / "s30.safetensors") == [
         {"dataset": "set12", "task": "denoise", "scale": None, "sigma": 30.0, "ensemble": False,
          "psnr": 28.65, "ssim": 0.8123, "baseline_psnr": 18.82, "baseline_ssim": 0.3122}]
+
+
+def test_records_of_a_benched_file_count_when_it_holds_the_registered_tensors(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "run").mkdir()
+    registered = tmp_path / "weights" / "blind.safetensors"
+    write_weights(registered, BLIND, seed=0)
+    write_weights(tmp_path / "run" / "best.safetensors", dataclasses.replace(BLIND, name="run-best"), seed=0)
+    write_weights(tmp_path / "run" / "other.safetensors", BLIND, seed=1)
+    results = [{"dataset": "set12", "task": "denoise", "scale": None, "sigma": sigma, "ensemble": False, "psnr": psnr,
+                "ssim": 0.8, "model": model, "baseline_psnr": 18.0, "baseline_ssim": 0.3}
+               for model, sigma, psnr in (("run/best.safetensors", 30.0, 28.0), ("run/other.safetensors", 30.0, 27.0),
+                                          ("blind", 50.0, 26.0), ("run/missing.safetensors", 70.0, 25.0))]
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"results": results}))
+    kept = register_weights.bench_metrics([bench], "blind", registered)
+    assert [(record["sigma"], record["psnr"]) for record in kept] == [(30.0, 28.0), (50.0, 26.0)]
 
 
 def entry(sha256: str, recipe: str = "", metrics: list | None = None, description: str = "") -> dict:
