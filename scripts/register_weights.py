@@ -4,12 +4,12 @@
         --name red30-denoise-blind --bench bench_set12.json bench_bsd68.json \
         --recipe "..." --description "..."
 
-The weights file must already be in ``weights/`` (its metadata name is set to ``--name``); its
-size, sha256, architecture and levels are read from the file itself, the metrics from
-``redcli bench --json`` outputs (only the records of this model are kept, each with its noisy or
-bicubic input's score, rounded to 0.01 dB / 0.0001). A record counts as this model's when it names
-the model, or names a weights file holding the same tensors (``redcli bench --model
-runs/x/best.safetensors`` run before the file was copied into ``weights/`` and renamed). A model registered again keeps its
+The weights file must already be in ``weights/`` (its metadata name is set to ``--name``); its size,
+sha256, architecture and levels are read from the file itself, the metrics from ``redcli bench
+--json`` outputs (only the records of this model are kept, each with its noisy or bicubic input's
+score, rounded to 0.01 dB / 0.0001). A record counts as this model's when it names the model, or
+names a weights file holding the same tensors (``redcli bench --model runs/x/best.safetensors`` run
+before the file was copied into ``weights/`` and renamed). A model registered again keeps its
 description unless a new one is given; new weights (another sha256) must come with their own
 ``--recipe`` and ``--bench`` numbers, so no entry is ever left without them.
 """

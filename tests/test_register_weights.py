@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
-
-import dataclasses
 
 import pytest
 
