@@ -661,7 +661,7 @@ def training_autocast(precision: str, device: torch.device) -> torch.dtype | Non
     """The training step's autocast dtype: None (fp32) unless bf16 applies.
 
     bf16 when asked for, or for ``auto`` on CUDA GPUs that support it. On a CPU with native bf16
-    (AVX512-BF16 or AMX) ``--precision bf16`` trains about twice as fast as fp32 (with channels-last;
+    (AVX512-BF16 or AMX) ``--precision bf16`` trains 2–5 times as fast as fp32 (with channels-last;
     ``redcli bench --train-speed`` measures the ratio); ``auto`` stays fp32 on the CPU. Weights,
     optimiser state, loss and validation stay fp32 either way. :class:`UsageError` for a precision
     the device cannot train in.

@@ -26,7 +26,7 @@ TrainPrecisionOption = Annotated[
     typer.Option(
         "--precision", envvar="REDCLI_PRECISION",
         help="auto (bf16 on CUDA GPUs that have it, else fp32), fp32 or bf16. bf16 also runs on CPUs with native "
-        "bf16 (AVX512-BF16 or AMX), about twice as fast as fp32 there; weights and validation stay fp32.",
+        "bf16 (AVX512-BF16 or AMX), 2-5x as fast as fp32 there (redcli bench --train-speed); weights and validation stay fp32.",
     ),
 ]
 TileOption = Annotated[
