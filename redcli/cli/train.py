@@ -77,7 +77,10 @@ def train(
     ema: Annotated[Optional[float], typer.Option(
         "--ema", help="Keep an exponential moving average of the weights with this decay (e.g. 0.999); "
         "it is validated and exported.", show_default=False)] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of initialisation, validation split and patches.")] = 0,
+    seed: Annotated[int, typer.Option(
+        "--seed", help="Seed of initialisation, validation split and patches. Keep the earlier run's seed when "
+        "continuing with --init, or the held-out images change (the patches differ anyway: they follow the "
+        "--init weights).")] = 0,
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of the images held out.")] = 0.05,
     val_count: Annotated[Optional[int], typer.Option("--val-count", help="Hold out exactly this many images.",
                                                      show_default=False)] = None,
