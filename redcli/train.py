@@ -64,6 +64,7 @@ from redcli.errors import TrainingError, UsageError
 from redcli.hub import load_named_or_path, save_weights
 from redcli.model import REDNet, zero_residual_
 from redcli.patches import Degradation, PatchSampler, TrainingData, load_training_data, step_rng, val_psnr
+from redcli.rate import RecentRate
 from redcli.registry import Architecture, WeightsMeta
 
 SCHEDULES = ("constant", "cosine", "step")
@@ -167,7 +168,7 @@ class TrainProgress:
     steps: int  # target
     loss: float | None  # mean training loss since the previous "log" event
     lr: float
-    patches_per_s: float  # this session's rate, validation and checkpoints included
+    patches_per_s: float  # over about the last 5 minutes (validation and checkpoints included)
     eta_s: float | None
     val_psnr: float | None  # latest validation
     best_psnr: float | None
@@ -186,7 +187,7 @@ class TrainResult:
     best_psnr: float | None
     best_step: int | None
     input_psnr: float | None  # validation PSNR of the degraded inputs, for reference
-    patches_per_s: float
+    patches_per_s: float  # mean over this session
     elapsed_s: float  # over all sessions of the run
     train_images: int
     val_images: int
@@ -418,6 +419,7 @@ class _Trainer:
         config, state = self.config, self.state
         self._progress, self._log = progress, log
         self._start_step, self._started = state.step, time.monotonic()
+        self._recent = RecentRate(state.step)
         prefetch = _Prefetch(self.data.sampler, config.seed, config.patch_stream or 0, self.info.rank,
                              self.per_rank)
         meter = _LossMeter(self.device)
@@ -490,7 +492,8 @@ class _Trainer:
         """On rank 0: one record in metrics.jsonl and one call of the progress callback."""
         if not self.info.is_main:
             return
-        state, rate = self.state, self._rate()
+        state = self.state
+        rate = self._recent.update(state.step)  # steps/s now, not since a slow start
         info = TrainProgress(event, state.step, self.config.steps, state.loss, self.optimizer.param_groups[0]["lr"],
                              rate * self.config.batch, (self.config.steps - state.step) / rate if rate > 0 else None,
                              state.val_psnr, state.best_psnr)

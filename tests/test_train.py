@@ -77,6 +77,9 @@ def test_a_tiny_model_learns_to_denoise(tmp_path: Path, folder: Path) -> None:
     assert losses[-1] < losses[0] / 5  # from about (25/255)^2 = 0.0096
     assert result.val_psnr is not None and result.input_psnr is not None
     assert result.val_psnr > result.input_psnr + 4
+    # every progress report after the start carries the current pace and, before the end, an ETA
+    assert all(e.patches_per_s > 0 for e in events if e.event == "log")
+    assert all(e.eta_s is not None and e.eta_s > 0 for e in events if e.event == "log" and e.step < 300)
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["event"] for r in records][:2] == ["start", "log"] and records[-1]["event"] == "end"
 
